@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""make check: build and run every suite in each build variant, then print
+one summary. The last line is always "N passed, M failed", counting test
+cases (TAP lines), not programs; a program that crashes or times out counts
+as one more failure.
+
+Variants:
+  gcc     -Werror, the suites as they are
+  asan    gcc with AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)
+  clang   -Werror, to keep the tree clean for both compilers
+Extra steps (added by later work) run after the variants and are counted too.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+VARIANTS = [
+    ("gcc", "build", {}, ["-Dwerror=true"]),
+    ("asan", "build-asan", {}, ["-Dwerror=true", "-Db_sanitize=address,undefined",
+                                "-Db_lundef=false", "--buildtype=debug"]),
+    ("clang", "build-clang", {"CC": "clang"}, ["-Dwerror=true"]),
+]
+
+SAN_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1",
+    "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+    "LSAN_OPTIONS": "exitcode=23",
+}
+
+TAP_OK = re.compile(r"^ok \d+")
+TAP_NOT_OK = re.compile(r"^not ok \d+")
+
+
+def run(cmd, env=None, log=None):
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    p = subprocess.run(cmd, cwd=ROOT, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    if log is not None:
+        log.append(p.stdout)
+    return p.returncode, p.stdout
+
+
+def setup(name, builddir, env, opts):
+    if os.path.exists(os.path.join(ROOT, builddir, "build.ninja")):
+        rc, out = run(["meson", "configure", builddir] + [o for o in opts if o.startswith("-D")])
+    else:
+        rc, out = run(["meson", "setup", builddir] + opts, env=env)
+    if rc:
+        return rc, out
+    return run(["ninja", "-C", builddir])
+
+
+def count(builddir):
+    """(passed, failed, failed test names) from meson's test log."""
+    passed = failed = 0
+    names = []
+    path = os.path.join(ROOT, builddir, "meson-logs", "testlog.json")
+    if not os.path.exists(path):
+        return 0, 1, ["(no test log)"]
+    for line in open(path, encoding="utf-8"):
+        t = json.loads(line)
+        out = t.get("stdout") or ""
+        oks = sum(1 for l in out.splitlines() if TAP_OK.match(l))
+        bad = [l for l in out.splitlines() if TAP_NOT_OK.match(l)]
+        ok_result = t["result"] in ("OK", "EXPECTEDFAIL", "SKIP")
+        if not oks and not bad:
+            if ok_result:
+                passed += 1
+            else:
+                failed += 1
+                names.append(f'{t["name"]} ({t["result"]})')
+            continue
+        passed += oks
+        failed += len(bad)
+        names += [f'{t["name"]}: {l}' for l in bad]
+        if not ok_result and not bad:
+            failed += 1
+            names.append(f'{t["name"]} ({t["result"]}, rc {t.get("returncode")})')
+    return passed, failed, names
+
+
+def main():
+    total_p = total_f = 0
+    lines = []
+    t0 = time.time()
+    only = sys.argv[1:]
+    for name, builddir, env, opts in VARIANTS:
+        if only and name not in only:
+            continue
+        t = time.time()
+        rc, out = setup(name, builddir, env, opts)
+        if rc:
+            print(out[-4000:])
+            print(f"check: the {name} build failed")
+            total_f += 1
+            lines.append(f"{name:6} build FAILED")
+            continue
+        tenv = SAN_ENV if name == "asan" else {}
+        rc, out = run(["meson", "test", "-C", builddir, "--no-rebuild", "--print-errorlogs"],
+                      env=tenv)
+        p, f, names = count(builddir)
+        if f:
+            print(out[-8000:])
+            for n in names:
+                print(f"check: FAILED {name}: {n}")
+        total_p += p
+        total_f += f
+        lines.append(f"{name:6} {p} passed, {f} failed ({time.time() - t:.0f} s)")
+    for extra in sorted(os.listdir(os.path.join(ROOT, "scripts", "check.d"))) \
+            if os.path.isdir(os.path.join(ROOT, "scripts", "check.d")) else []:
+        if only and extra not in only:
+            continue
+        t = time.time()
+        rc, out = run([os.path.join(ROOT, "scripts", "check.d", extra)])
+        p = sum(1 for l in out.splitlines() if TAP_OK.match(l))
+        f = sum(1 for l in out.splitlines() if TAP_NOT_OK.match(l))
+        if rc and not f:
+            f = 1
+        if f:
+            print(out[-8000:])
+        total_p += p
+        total_f += f
+        lines.append(f"{extra:6} {p} passed, {f} failed ({time.time() - t:.0f} s)")
+    print()
+    for l in lines:
+        print(l)
+    print(f"total time {time.time() - t0:.0f} s")
+    print(f"{total_p} passed, {total_f} failed")
+    return 1 if total_f else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
