@@ -52,8 +52,23 @@ struct file_slot {
 	bool whole;	   /* maps the file from offset 0 and is in the hash */
 };
 
+/*
+ * A direct-mapped translation cache in front of the tree, indexed by IOVA
+ * page: a model's working set (rings, buffers) hits here in a few ns
+ * whatever the number of mappings. An unmap flushes it all by bumping the
+ * generation, so a cached entry can never outlive its mapping.
+ */
+#define TLB_BITS 13
+#define TLB_SIZE (1u << TLB_BITS)
+
+struct tlb_ent {
+	struct uvfio__dma_range r;
+	uint64_t gen; /* valid while equal to the table's gen */
+};
+
 struct uvfio__dma_table {
-	struct uvfio__dma_range hit; /* last lookup result; size 0 when none */
+	struct tlb_ent *tlb;     /* TLB_SIZE entries */
+	uint64_t gen;            /* starts at 1; zeroed entries are invalid */
 	struct uvfio__btree bt;
 	struct file_slot *slots; /* indexed by slot id; [0] is never used */
 	uint32_t nslots;	 /* entries allocated in slots */
@@ -76,6 +91,12 @@ int uvfio__dmat_create(uint64_t max_maps, struct uvfio__dma_table **out)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
+	t->tlb = calloc(TLB_SIZE, sizeof(*t->tlb));
+	if (!t->tlb) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->gen = 1;
 	uvfio__bt_init(&t->bt);
 	t->max_maps = max_maps;
 	t->host_page = pg >= (long)UVFIO__DMA_PAGE ? (size_t)pg : UVFIO__DMA_PAGE;
@@ -95,7 +116,7 @@ void uvfio__dmat_unmap_all(struct uvfio__dma_table *t)
 	t->bucket = NULL;
 	t->nslots = t->free_slot = t->nbuckets = t->nwhole = 0;
 	t->nfiles = 0;
-	t->hit.size = 0;
+	t->gen++;
 }
 
 void uvfio__dmat_destroy(struct uvfio__dma_table *t)
@@ -103,6 +124,7 @@ void uvfio__dmat_destroy(struct uvfio__dma_table *t)
 	if (!t)
 		return;
 	uvfio__dmat_unmap_all(t);
+	free(t->tlb);
 	free(t);
 }
 
@@ -410,18 +432,18 @@ static void to_range(const struct uvfio__dma_table *t, const struct uvfio__bt_en
 
 int uvfio__dmat_lookup(struct uvfio__dma_table *t, uint64_t iova, struct uvfio__dma_range *out)
 {
-	struct uvfio__dma_range r;
+	struct tlb_ent *c = &t->tlb[(iova / UVFIO__DMA_PAGE) & (TLB_SIZE - 1)];
 	struct uvfio__bt_ent e;
 
-	if (likely(iova - t->hit.iova < t->hit.size)) {
-		*out = t->hit;
+	if (likely(c->gen == t->gen && iova - c->r.iova < c->r.size)) {
+		*out = c->r;
 		return 0;
 	}
 	if (unlikely(iova > UVFIO__BT_ADDR_MAX) || !uvfio__bt_find_near(&t->bt, iova, &e))
 		return -EFAULT;
-	to_range(t, &e, &r);
-	*out = r;
-	t->hit = r;
+	to_range(t, &e, &c->r);
+	c->gen = t->gen;
+	*out = c->r;
 	return 0;
 }
 
@@ -449,8 +471,8 @@ int uvfio__dmat_unmap(struct uvfio__dma_table *t, uint64_t iova, uint64_t size)
 	ret = uvfio__bt_remove(&t->bt, iova, end, &e);
 	if (ret)
 		return ret;
-	/* The cached pointer may be into a slot that is about to go. */
-	t->hit.size = 0;
+	/* Cached translations may point into a slot that is about to go. */
+	t->gen++;
 	slot_unref(t, (uint32_t)(e.val >> SLOT_SHIFT));
 	return 0;
 }
@@ -485,7 +507,8 @@ uint64_t uvfio__dmat_count(const struct uvfio__dma_table *t)
 
 size_t uvfio__dmat_mem_bytes(const struct uvfio__dma_table *t)
 {
-	return sizeof(*t) + t->bt.bytes + (size_t)t->nslots * sizeof(t->slots[0]) +
+	return sizeof(*t) + TLB_SIZE * sizeof(t->tlb[0]) + t->bt.bytes +
+	       (size_t)t->nslots * sizeof(t->slots[0]) +
 	       (size_t)t->nbuckets * sizeof(t->bucket[0]);
 }
 
