@@ -319,8 +319,17 @@ void uvfio__emu_detach(struct uvfio_emu *emu)
 
 static void handle_msg(struct uvfio_emu *emu, struct uvfio__msg *m)
 {
+	struct uvfio__conn *c = emu->conn;
+
+	/*
+	 * A handler may wait for a DMA_READ/WRITE reply on this connection;
+	 * the payload it and the model point into must stay where it is.
+	 */
+	uvfio__conn_hold(c);
 	uvfio__emu_handle(emu, &m->hdr, m->payload, m->len, m->fds, m->nfds, m->status);
 	uvfio__msg_close_fds(m);
+	if (emu->conn == c)
+		uvfio__conn_release(c);
 }
 
 static bool handle_queued(struct uvfio_emu *emu)

@@ -47,6 +47,8 @@ struct uvfio__conn {
 	size_t rlen;       /* end of received bytes */
 	uint64_t rbase;    /* stream offset of rbuf[0] */
 	size_t consume;    /* size of the message last returned */
+	bool held;         /* a held message sits below rpos in rbuf... */
+	uint8_t *held_buf; /* ...or in this old buffer, freed at release */
 	uint64_t discard;  /* bytes of an oversized message left to skip */
 	uint64_t discard_end;
 
@@ -101,6 +103,7 @@ void uvfio__conn_destroy(struct uvfio__conn *c)
 		close_fds(c->wfds[i].fds, c->wfds[i].nfds);
 	free(c->pfds);
 	free(c->wfds);
+	free(c->held_buf);
 	free(c->rbuf);
 	free(c->wbuf);
 	free(c);
@@ -122,6 +125,20 @@ void uvfio__msg_close_fds(struct uvfio__msg *m)
 {
 	close_fds(m->fds, m->nfds);
 	m->nfds = 0;
+}
+
+void uvfio__conn_hold(struct uvfio__conn *c)
+{
+	c->rpos += c->consume;
+	c->consume = 0;
+	c->held = true;
+}
+
+void uvfio__conn_release(struct uvfio__conn *c)
+{
+	free(c->held_buf);
+	c->held_buf = NULL;
+	c->held = false;
 }
 
 bool uvfio__conn_has_buffered(const struct uvfio__conn *c)
@@ -224,12 +241,39 @@ static void rbuf_compact(struct uvfio__conn *c)
 	c->rpos = 0;
 }
 
+/*
+ * While a message is held in rbuf, nothing below rpos may move: when the
+ * tail is too short, the unread bytes go to a fresh buffer and the old one
+ * stays alive until the hold ends.
+ */
+static int rbuf_move_out(struct uvfio__conn *c, size_t need)
+{
+	size_t cap = MAX(need, c->rcap);
+	uint8_t *n = malloc(cap);
+
+	if (!n)
+		return -ENOMEM;
+	memcpy(n, c->rbuf + c->rpos, c->rlen - c->rpos);
+	c->held_buf = c->rbuf;
+	c->rbuf = n;
+	c->rcap = cap;
+	c->rbase += c->rpos;
+	c->rlen -= c->rpos;
+	c->rpos = 0;
+	return 0;
+}
+
 /* Make room for at least @need contiguous bytes from rpos. */
 static int rbuf_reserve(struct uvfio__conn *c, size_t need)
 {
 	size_t cap;
 	uint8_t *n;
 
+	if (c->held && !c->held_buf) {
+		if (c->rcap - c->rpos >= need && c->rcap - c->rlen >= RBUF_MIN_READ)
+			return 0;
+		return rbuf_move_out(c, need);
+	}
 	if (c->rpos == c->rlen) {
 		c->rbase += c->rpos;
 		c->rpos = c->rlen = 0;

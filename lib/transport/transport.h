@@ -90,6 +90,17 @@ void uvfio__conn_set_limits(struct uvfio__conn *c, uint64_t max_msg_size, uint32
  */
 int uvfio__conn_recv(struct uvfio__conn *c, struct uvfio__msg *m, int timeout_ms);
 
+/**
+ * uvfio__conn_hold() - keep the message last returned where it is.
+ *
+ * Until uvfio__conn_release(), further uvfio__conn_recv() calls hand out
+ * the messages after it without moving or freeing its bytes, so a handler
+ * may receive (a reply it waits for) while pointers into the held payload
+ * stay valid. One message at a time.
+ */
+void uvfio__conn_hold(struct uvfio__conn *c);
+void uvfio__conn_release(struct uvfio__conn *c);
+
 /* True when bytes are buffered beyond the message last returned. */
 bool uvfio__conn_has_buffered(const struct uvfio__conn *c);
 
