@@ -407,6 +407,33 @@ UVFIO_EXPORT int uvfio_emu_dma_ptr(struct uvfio_emu *emu, uvfio_iova_t iova, uin
 				   uint32_t prot, void **ptr, uint64_t *contig);
 
 /**
+ * struct uvfio_emu_sg - one element of a scatter-gather translation.
+ * @iova: in: bus address
+ * @len:  in: bytes wanted (> 0); out: bytes usable at @ptr, 1 to @len
+ * @ptr:  out: where @iova lives in this process
+ */
+struct uvfio_emu_sg {
+	uvfio_iova_t iova;
+	uint64_t len;
+	void *ptr;
+};
+
+/**
+ * uvfio_emu_dma_ptrv() - uvfio_emu_dma_ptr() for a list of addresses (a
+ * PRP list, a descriptor chain), faster than one call each when the
+ * addresses are scattered: independent lookups overlap their cache misses.
+ * @sg:   elements to translate
+ * @n:    number of elements
+ * @prot: UVFIO_EMU_DMA_READ and/or _WRITE needed for every element
+ *
+ * Return: the number of leading elements translated: @n, or the index of
+ * the first that failed (call uvfio_emu_dma_ptr() on it to learn why);
+ * -EPERM when Bus Master is disabled; -EINVAL for bad @prot.
+ */
+UVFIO_EXPORT int uvfio_emu_dma_ptrv(struct uvfio_emu *emu, struct uvfio_emu_sg *sg, unsigned n,
+				    uint32_t prot);
+
+/**
  * uvfio_emu_dma_check() - is every byte of [iova, iova + len) mapped with
  * @prot? Use it to fail a transfer before moving any byte.
  * @fault: out, may be NULL: the first address that fails the check

@@ -599,3 +599,36 @@ int uvfio__bt_check(const struct uvfio__btree *bt)
 		return -EUCLEAN;
 	return s.count == bt->count && s.bytes == bt->bytes ? 0 : -EUCLEAN;
 }
+
+void uvfio__bt_find_batch(const struct uvfio__btree *bt, const uint64_t *x, unsigned n,
+			  struct uvfio__bt_ent *out, bool *found)
+{
+	const void *node[UVFIO__BT_BATCH];
+	unsigned at[UVFIO__BT_BATCH];
+
+	if (!bt->root) {
+		memset(found, 0, n * sizeof(*found));
+		return;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		node[k] = bt->root;
+		at[k] = 0;
+	}
+	for (unsigned h = bt->height; h; h--) {
+		for (unsigned k = 0; k < n; k++) {
+			const struct uvfio__bt_inner *p = node[k];
+
+			at[k] = uvfio__bt_rank(p->key, UVFIO__BT_FANOUT, x[k]);
+			node[k] = p->child[at[k]];
+			if (h > 1) {
+				for (size_t off = 0; off < sizeof(p->key); off += 64)
+					__builtin_prefetch((const char *)((const struct uvfio__bt_inner *)
+									  node[k])->key + off);
+			} else {
+				uvfio__bt_prefetch_leaf(node[k], p, at[k], x[k]);
+			}
+		}
+	}
+	for (unsigned k = 0; k < n; k++)
+		found[k] = uvfio__bt_leaf_find(node[k], x[k], &out[k]);
+}

@@ -110,6 +110,27 @@ static __always_inline unsigned uvfio__bt_rank(const uint64_t *k, unsigned cap, 
 	return q * UVFIO__BT_SECTION + c;
 }
 
+/*
+ * The leaf is rarely cached when lookups are random: ask for all its key
+ * lines at once, and for the value line that x would hit if the leaf's
+ * entries were evenly spaced (they are when memory is mapped page by page),
+ * so the search usually costs one memory latency, not two. A wrong guess
+ * costs one line of bandwidth. @in and @i locate @l in its parent, if any.
+ */
+static __always_inline void uvfio__bt_prefetch_leaf(const struct uvfio__bt_leaf *l,
+						    const struct uvfio__bt_inner *in, unsigned i,
+						    uint64_t x)
+{
+	for (size_t off = 0; off < sizeof(l->key); off += 64)
+		__builtin_prefetch((const char *)l->key + off);
+	if (in && i && i < in->n) {
+		uint64_t lo = in->key[i - 1], per = (in->key[i] - lo) / UVFIO__BT_LEAF_CAP;
+		uint64_t g = per ? (x - lo) / per : 0;
+
+		__builtin_prefetch(&l->v[g < UVFIO__BT_LEAF_CAP ? g : UVFIO__BT_LEAF_CAP - 1]);
+	}
+}
+
 /* The leaf whose key range holds @x (at most UVFIO__BT_ADDR_MAX), or NULL. */
 static __always_inline const struct uvfio__bt_leaf *
 uvfio__bt_leaf_for(const struct uvfio__btree *bt, uint64_t x)
@@ -125,23 +146,8 @@ uvfio__bt_leaf_for(const struct uvfio__btree *bt, uint64_t x)
 		node = in->child[i];
 	}
 	l = node;
-	if (!l)
-		return NULL;
-	/*
-	 * The leaf is rarely cached when lookups are random: ask for all its
-	 * key lines at once, and for the value line that x would hit if the
-	 * leaf's entries were evenly spaced (they are when memory is mapped
-	 * page by page), so the search usually costs one memory latency, not
-	 * two. A wrong guess costs one line of bandwidth.
-	 */
-	for (size_t off = 0; off < sizeof(l->key); off += 64)
-		__builtin_prefetch((const char *)l->key + off);
-	if (in && i && i < in->n) {
-		uint64_t lo = in->key[i - 1], per = (in->key[i] - lo) / UVFIO__BT_LEAF_CAP;
-		uint64_t g = per ? (x - lo) / per : 0;
-
-		__builtin_prefetch(&l->v[g < UVFIO__BT_LEAF_CAP ? g : UVFIO__BT_LEAF_CAP - 1]);
-	}
+	if (l)
+		uvfio__bt_prefetch_leaf(l, in, i, x);
 	return l;
 }
 
@@ -158,6 +164,19 @@ static __always_inline bool uvfio__bt_leaf_find(const struct uvfio__bt_leaf *l, 
 	out->val = l->v[i - 1].val;
 	return true;
 }
+
+/* Most lookups uvfio__bt_find_batch() takes at once. */
+#define UVFIO__BT_BATCH 16
+
+/**
+ * uvfio__bt_find_batch() - uvfio__bt_find() for @n <= UVFIO__BT_BATCH
+ * independent addresses, level by level: every lookup takes one step, and
+ * asks for the node it will read next, before any reads it, so the cache
+ * misses of a batch overlap instead of following one another.
+ * @found: per address, whether *@out is filled
+ */
+void uvfio__bt_find_batch(const struct uvfio__btree *bt, const uint64_t *x, unsigned n,
+			  struct uvfio__bt_ent *out, bool *found);
 
 /**
  * uvfio__bt_find() - the entry whose [start, end) contains @x.

@@ -14,6 +14,8 @@
  */
 #include <stdlib.h>
 
+#include "btree.h"
+
 #include "emu_priv.h"
 
 static uint32_t prot_from_wire(uint32_t flags)
@@ -125,6 +127,39 @@ int uvfio_emu_dma_ptr(struct uvfio_emu *emu, uvfio_iova_t iova, uint64_t len, ui
 	*ptr = r.host + off;
 	*contig = MIN(len, r.size - off);
 	return 0;
+}
+
+int uvfio_emu_dma_ptrv(struct uvfio_emu *emu, struct uvfio_emu_sg *sg, unsigned n, uint32_t prot)
+{
+	struct uvfio__dma_range r[UVFIO__BT_BATCH];
+	uint64_t iova[UVFIO__BT_BATCH];
+
+	if (!prot || (prot & ~(UVFIO_EMU_DMA_READ | UVFIO_EMU_DMA_WRITE)) || n > INT32_MAX)
+		return -EINVAL;
+	if (!emu->dma || !emu->conn)
+		return 0;
+	if (!emu_bus_master(emu))
+		return -EPERM;
+	for (unsigned base = 0; base < n; base += UVFIO__BT_BATCH) {
+		unsigned m = MIN((unsigned)UVFIO__BT_BATCH, n - base);
+		size_t got;
+
+		for (unsigned i = 0; i < m; i++)
+			iova[i] = sg[base + i].iova;
+		got = uvfio__dmat_lookup_many(emu->dma, iova, m, r);
+		for (unsigned i = 0; i < got; i++) {
+			struct uvfio_emu_sg *e = &sg[base + i];
+			uint64_t off = e->iova - r[i].iova;
+
+			if (!e->len || (prot & ~r[i].prot) || !r[i].has_fd)
+				return (int)(base + i);
+			e->ptr = r[i].host + off;
+			e->len = MIN(e->len, r[i].size - off);
+		}
+		if (got < m)
+			return (int)(base + got);
+	}
+	return (int)n;
 }
 
 /* Every byte of [iova, iova + len) mapped with @prot? */

@@ -447,6 +447,48 @@ int uvfio__dmat_lookup(struct uvfio__dma_table *t, uint64_t iova, struct uvfio__
 	return 0;
 }
 
+size_t uvfio__dmat_lookup_many(struct uvfio__dma_table *t, const uint64_t *iova, size_t n,
+			       struct uvfio__dma_range *out)
+{
+	for (size_t base = 0; base < n; base += UVFIO__BT_BATCH) {
+		unsigned m = (unsigned)MIN((size_t)UVFIO__BT_BATCH, n - base), k = 0;
+		uint64_t keys[UVFIO__BT_BATCH];
+		unsigned pos[UVFIO__BT_BATCH];
+		struct uvfio__bt_ent e[UVFIO__BT_BATCH];
+		bool found[UVFIO__BT_BATCH];
+
+		for (unsigned i = 0; i < m; i++) {
+			uint64_t a = iova[base + i];
+			struct tlb_ent *c = &t->tlb[(a / UVFIO__DMA_PAGE) & (TLB_SIZE - 1)];
+
+			if (c->gen == t->gen && a - c->r.iova < c->r.size) {
+				out[base + i] = c->r;
+				continue;
+			}
+			if (a > UVFIO__BT_ADDR_MAX) {
+				m = i; /* everything before it is translated or queued */
+				break;
+			}
+			keys[k] = a;
+			pos[k++] = i;
+		}
+		uvfio__bt_find_batch(&t->bt, keys, k, e, found);
+		for (unsigned j = 0; j < k; j++) {
+			struct tlb_ent *c;
+
+			if (!found[j])
+				return base + pos[j];
+			c = &t->tlb[(keys[j] / UVFIO__DMA_PAGE) & (TLB_SIZE - 1)];
+			to_range(t, &e[j], &c->r);
+			c->gen = t->gen;
+			out[base + pos[j]] = c->r;
+		}
+		if (m < MIN((size_t)UVFIO__BT_BATCH, n - base))
+			return base + m;
+	}
+	return n;
+}
+
 int uvfio__dmat_find_exact(const struct uvfio__dma_table *t, uint64_t iova, uint64_t size,
 			   struct uvfio__dma_range *out)
 {

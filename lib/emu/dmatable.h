@@ -115,6 +115,16 @@ void uvfio__dmat_unmap_all(struct uvfio__dma_table *t);
 int uvfio__dmat_lookup(struct uvfio__dma_table *t, uint64_t iova, struct uvfio__dma_range *out);
 
 /**
+ * uvfio__dmat_lookup_many() - uvfio__dmat_lookup() for @n addresses at once,
+ * with the cache misses of independent lookups overlapped.
+ *
+ * Return: how many leading addresses were translated: @n, or the index of
+ * the first one no mapping contains (out[] is filled up to it).
+ */
+size_t uvfio__dmat_lookup_many(struct uvfio__dma_table *t, const uint64_t *iova, size_t n,
+			       struct uvfio__dma_range *out);
+
+/**
  * uvfio__dmat_foreach() - visit every mapping in IOVA order.
  * @fn: called per mapping; a non-zero return stops the walk and is returned
  *

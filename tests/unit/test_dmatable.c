@@ -1182,7 +1182,56 @@ static void test_btree_random(void **state)
 	assert_int_equal(bt.bytes, 0);
 }
 
-UVFIO_TEST_MAIN(UVFIO_TEST(test_create_destroy), UVFIO_TEST(test_overlap_shapes),
+/*
+ * lookup_many agrees with one lookup at a time: same ranges, and it stops
+ * at the first unmapped address, wherever in a batch (or across batches)
+ * that falls; stale translation-cache entries never leak through.
+ */
+static void test_lookup_many(void **state)
+{
+	struct uvfio__dma_table *t = new_table(100000);
+	uint64_t a[40];
+	struct uvfio__dma_range got[40], one;
+
+	rng_state = 7;
+	/* Mapped: every other 4-page block of [0, 64 MiB), plus one at the top. */
+	for (uint64_t b = 0; b < 4096; b += 2)
+		assert_ret(uvfio__dmat_map(t, b * 4 * P, 4 * P, RW, &(int){ -1 }, 0), 0);
+	assert_ret(uvfio__dmat_map(t, UVFIO__BT_ADDR_MAX & ~(P - 1), P, R, &(int){ -1 }, 0), 0);
+	for (unsigned round = 0; round < 20000; round++) {
+		size_t n = 1 + rnd_below(40), want = n, ret;
+
+		for (size_t i = 0; i < n; i++) {
+			a[i] = rnd_below(4096 * 4 * P);
+			if (!rnd_below(200))
+				a[i] = UVFIO__BT_ADDR_MAX - rnd_below(P);
+			if (!rnd_below(300))
+				a[i] = UINT64_MAX - rnd_below(8192);
+		}
+		/* Batch first: single lookups would refresh the cache for it. */
+		ret = uvfio__dmat_lookup_many(t, a, n, got);
+		for (size_t i = 0; i < n && want == n; i++)
+			if (uvfio__dmat_lookup(t, a[i], &one))
+				want = i;
+		assert_int_equal(ret, want);
+		for (size_t i = 0; i < ret; i++) {
+			assert_ret(uvfio__dmat_lookup(t, a[i], &one), 0);
+			assert_memory_equal(&got[i], &one, sizeof(one));
+		}
+		/* Churn, so cached translations go stale and must not be used. */
+		if (round % 100 == 0) {
+			uint64_t b = rnd_below(2048) * 2;
+
+			assert_ret(uvfio__dmat_unmap(t, b * 4 * P, 4 * P), 0);
+			assert_ret(uvfio__dmat_map(t, (b + 1) * 4 * P, 4 * P, RW, &(int){ -1 }, 0), 0);
+			assert_ret(uvfio__dmat_unmap(t, (b + 1) * 4 * P, 4 * P), 0);
+			assert_ret(uvfio__dmat_map(t, b * 4 * P, 4 * P, R, &(int){ -1 }, 0), 0);
+		}
+	}
+	uvfio__dmat_destroy(t);
+}
+
+UVFIO_TEST_MAIN(UVFIO_TEST(test_create_destroy), UVFIO_TEST(test_lookup_many), UVFIO_TEST(test_overlap_shapes),
 		UVFIO_TEST(test_overlap_across_leaves), UVFIO_TEST(test_unmap_exact),
 		UVFIO_TEST(test_unmap_all), UVFIO_TEST(test_invalid_args),
 		UVFIO_TEST(test_max_maps), UVFIO_TEST(test_fd_aliases_file),
