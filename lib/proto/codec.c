@@ -329,7 +329,7 @@ ssize_t uvfio_proto_irq_set_encode(void *buf, size_t cap, const struct uvfio_irq
 	put_le32(b + 8, s->index);
 	put_le32(b + 12, s->start);
 	put_le32(b + 16, s->count);
-	if (s->flags & UVFIO_IRQ_SET_DATA_BOOL)
+	if ((s->flags & UVFIO_IRQ_SET_DATA_BOOL) && s->count)
 		memcpy(b + UVFIO_IRQ_SET_SIZE, s->data, s->count);
 	return (ssize_t)n;
 }

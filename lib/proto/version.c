@@ -137,6 +137,8 @@ static int parse_json(const char *s, size_t n, struct uvfio_caps *caps)
 	tok = json_tokener_new_ex(JSON_MAX_DEPTH);
 	if (!tok)
 		return -ENOMEM;
+	/* No trailing commas, leading zeros or other json-c leniencies. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	root = json_tokener_parse_ex(tok, s, (int)n);
 	if (!root || json_tokener_get_error(tok) != json_tokener_success)
 		goto out;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -186,6 +187,39 @@ int peer_connect(const struct peer *p)
 	return fd;
 }
 
+int peer_server_fds(const struct peer *p)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)p->server);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+int peer_server_maps(const struct peer *p, const char *what)
+{
+	char path[64], line[512];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)p->server);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
 int peer_start_path(struct peer *p, const struct peer_server_opts *o)
 {
 	struct pollfd pf = { .events = POLLIN };
@@ -214,6 +248,8 @@ int peer_start_path(struct peer *p, const struct peer_server_opts *o)
 		return ret;
 	}
 	if (p->server == 0) {
+		/* If the test dies without peer_stop(), don't serve forever. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		close(ready[0]);
 		path_server_main(p->path, ready[1], o);
 	}
@@ -818,6 +854,42 @@ void peer_cfg_wr(struct peer *p, uint32_t off, uint32_t v, uint32_t len)
 void peer_command(struct peer *p, uint16_t cmd)
 {
 	peer_cfg_wr(p, UVFIO_PCI_COMMAND, cmd, 2);
+}
+
+uint32_t peer_cap_find(struct peer *p, uint8_t id)
+{
+	uint32_t off = peer_cfg_rd(p, UVFIO_PCI_CAPABILITY_LIST, 1);
+
+	for (int n = 0; off && n < 48; n++) {
+		if (peer_cfg_rd(p, off, 1) == id)
+			return off;
+		off = peer_cfg_rd(p, off + 1, 1);
+	}
+	return 0;
+}
+
+uint64_t peer_msix_pba(struct peer *p)
+{
+	uint8_t b[8];
+
+	assert_ret(peer_region_read(p, DMA_BAR_MEM, DMA_MSIX_PBA, b, 8), 0);
+	return get_le64(b);
+}
+
+uint32_t peer_msix_vctrl(struct peer *p, uint32_t vector)
+{
+	uint8_t b[4];
+
+	assert_ret(peer_region_read(p, DMA_BAR_MEM, DMA_MSIX_TABLE + vector * 16 + 12, b, 4), 0);
+	return get_le32(b);
+}
+
+void peer_msix_set_vctrl(struct peer *p, uint32_t vector, uint32_t val)
+{
+	uint8_t b[4];
+
+	put_le32(b, val);
+	assert_ret(peer_region_write(p, DMA_BAR_MEM, DMA_MSIX_TABLE + vector * 16 + 12, b, 4), 0);
 }
 
 uint32_t peer_copy(struct peer *p, struct peer_dma_mem *mem, uint64_t src, uint64_t dst,

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "dma/dma_regs.h"
 #include "uvfio/proto.h"
 
 #define PEER_MAX_FDS      16 /* fds kept per received message */
@@ -69,6 +70,17 @@ int peer_start_path(struct peer *p, const struct peer_server_opts *o);
 
 /* A new connection to a path server. Return the fd or -errno. */
 int peer_connect(const struct peer *p);
+
+/*
+ * Number of fds the server child has open right now (from /proc), or -1.
+ * The server handles a request before it replies, but closes the fds the
+ * request carried and nobody took just after replying: count those after
+ * one more round trip (peer_in_sync).
+ */
+int peer_server_fds(const struct peer *p);
+
+/* Number of the server's memory mappings whose name contains @what, or -1. */
+int peer_server_maps(const struct peer *p, const char *what);
 
 /* Send raw bytes (with fds on the same sendmsg). Return 0 or -errno. */
 int peer_send_raw(struct peer *p, const void *buf, size_t len, const int *fds, unsigned nfds);
@@ -204,6 +216,20 @@ void peer_cfg_wr(struct peer *p, uint32_t off, uint32_t v, uint32_t len);
 
 /* Set the command register (e.g. MEMORY | MASTER); assert success. */
 void peer_command(struct peer *p, uint16_t cmd);
+
+/* Offset of standard capability @id, walking the chain from 0x34; 0 if absent. */
+uint32_t peer_cap_find(struct peer *p, uint8_t id);
+
+/* The dma model's MSI-X PBA (vectors 0-63) and vector control words; assert success. */
+uint64_t peer_msix_pba(struct peer *p);
+uint32_t peer_msix_vctrl(struct peer *p, uint32_t vector);
+void peer_msix_set_vctrl(struct peer *p, uint32_t vector, uint32_t val);
+
+/* The error code in a dma STATUS value (DMA_ERR_*). */
+static inline uint32_t peer_dma_code(uint32_t status)
+{
+	return (status & DMA_STATUS_CODE_MASK) >> DMA_STATUS_CODE_SHIFT;
+}
 
 /*
  * Run one transfer of the dma model: program SRC, DST, LEN, write CTRL with

@@ -30,19 +30,6 @@ static void stop(struct peer *p)
 	assert_int_equal(peer_stop(p), 0);
 }
 
-/* Offset of the standard capability @id (walking the chain), or 0. */
-static uint32_t cap_find(struct peer *p, uint8_t id)
-{
-	uint32_t off = peer_cfg_rd(p, UVFIO_PCI_CAPABILITY_LIST, 1);
-
-	for (int n = 0; off && n < 48; n++) {
-		if (peer_cfg_rd(p, off, 1) == id)
-			return off;
-		off = peer_cfg_rd(p, off + 1, 1);
-	}
-	return 0;
-}
-
 /* Write @v, read back, restore; return what was read. */
 static uint32_t probe(struct peer *p, uint32_t off, uint32_t v, uint32_t len)
 {
@@ -199,12 +186,12 @@ static void test_cap_chain(void **state)
 	}
 	assert_int_equal(n, ARRAY_SIZE(want));
 	/* The vendor capability: its length byte, then the model's bytes. */
-	vndr = cap_find(&p, UVFIO_PCI_CAP_ID_VNDR);
+	vndr = peer_cap_find(&p, UVFIO_PCI_CAP_ID_VNDR);
 	assert_ret(peer_cfg_read(&p, vndr, v, sizeof(v)), 0);
 	assert_int_equal(v[2], 10);
 	assert_memory_equal(v + 3, "UVDMA", 5);
 	/* PCIe: version 2 endpoint with FLR. */
-	off = cap_find(&p, UVFIO_PCI_CAP_ID_EXP);
+	off = peer_cap_find(&p, UVFIO_PCI_CAP_ID_EXP);
 	assert_int_equal(peer_cfg_rd(&p, off + UVFIO_PCI_EXP_FLAGS, 2), 0x0002);
 	assert_true(peer_cfg_rd(&p, off + UVFIO_PCI_EXP_DEVCAP, 4) & UVFIO_PCI_EXP_DEVCAP_FLR);
 	/* The extended list: one DSN at 0x100, last in its list. */
@@ -233,7 +220,7 @@ static void test_cap_headers_readonly(void **state)
 	for (off = before[UVFIO_PCI_CAPABILITY_LIST]; off; off = before[off + 1])
 		peer_cfg_wr(&p, off, 0xffff, 2);
 	/* The vendor capability has no writable byte at all. */
-	vndr = cap_find(&p, UVFIO_PCI_CAP_ID_VNDR);
+	vndr = peer_cap_find(&p, UVFIO_PCI_CAP_ID_VNDR);
 	for (uint32_t i = 2; i < 10; i++)
 		peer_cfg_wr(&p, vndr + i, 0xff, 1);
 	peer_cfg_wr(&p, UVFIO_PCI_EXT_CAP_START, 0xffffffff, 4);
@@ -256,7 +243,7 @@ static void test_msix_control(void **state)
 	struct peer p;
 
 	start(&p);
-	msix = cap_find(&p, UVFIO_PCI_CAP_ID_MSIX);
+	msix = peer_cap_find(&p, UVFIO_PCI_CAP_ID_MSIX);
 	assert_true(msix);
 	ctl = msix + UVFIO_PCI_MSIX_FLAGS;
 	assert_int_equal(peer_cfg_rd(&p, ctl, 2), DMA_MSIX_VECS - 1);
@@ -265,7 +252,8 @@ static void test_msix_control(void **state)
 	assert_int_equal(peer_cfg_rd(&p, ctl, 2), DMA_MSIX_VECS - 1);
 	/* Function Mask is writable; the table size is not. */
 	peer_cfg_wr(&p, ctl, 0xffff, 2);
-	assert_int_equal(peer_cfg_rd(&p, ctl, 2), UVFIO_PCI_MSIX_FLAGS_MASKALL | (DMA_MSIX_VECS - 1));
+	assert_int_equal(peer_cfg_rd(&p, ctl, 2),
+			 UVFIO_PCI_MSIX_FLAGS_MASKALL | (DMA_MSIX_VECS - 1));
 	peer_cfg_wr(&p, ctl, 0, 2);
 	assert_int_equal(peer_cfg_rd(&p, ctl, 2), DMA_MSIX_VECS - 1);
 	/* Table and PBA location: BAR2 at 0xe000 and 0xf000, read-only. */
@@ -284,7 +272,7 @@ static void test_msi_control(void **state)
 	struct peer p;
 
 	start(&p);
-	msi = cap_find(&p, UVFIO_PCI_CAP_ID_MSI);
+	msi = peer_cap_find(&p, UVFIO_PCI_CAP_ID_MSI);
 	assert_true(msi);
 	ctl = msi + UVFIO_PCI_MSI_FLAGS;
 	/* 1 vector, 64-bit, per-vector masking, disabled. */
@@ -314,7 +302,7 @@ static void test_pcie_flr(void **state)
 	struct peer p;
 
 	start(&p);
-	exp = cap_find(&p, UVFIO_PCI_CAP_ID_EXP);
+	exp = peer_cap_find(&p, UVFIO_PCI_CAP_ID_EXP);
 	devctl = exp + UVFIO_PCI_EXP_DEVCTL;
 	peer_cfg_wr(&p, 0x10, 0xfebf0000, 4);
 	peer_command(&p, UVFIO_PCI_COMMAND_MEMORY);
@@ -341,7 +329,7 @@ static void test_power_states(void **state)
 	struct peer p;
 
 	start(&p);
-	pm = cap_find(&p, UVFIO_PCI_CAP_ID_PM);
+	pm = peer_cap_find(&p, UVFIO_PCI_CAP_ID_PM);
 	assert_true(pm);
 	ctl = pm + UVFIO_PCI_PM_CTRL;
 	assert_int_equal(peer_cfg_rd(&p, pm + UVFIO_PCI_PM_PMC, 2) & 0x7, 3);
@@ -401,8 +389,8 @@ static void test_crossing_accesses(void **state)
 	assert_int_equal(peer_cfg_rd(&p, 0x10, 4), 0xfffff000);
 	assert_int_equal(peer_cfg_rd(&p, 0x14, 4), 0);
 	/* From the end of PM into the MSI header: the header stays, MSI control too. */
-	pm = cap_find(&p, UVFIO_PCI_CAP_ID_PM);
-	msi = cap_find(&p, UVFIO_PCI_CAP_ID_MSI);
+	pm = peer_cap_find(&p, UVFIO_PCI_CAP_ID_PM);
+	msi = peer_cap_find(&p, UVFIO_PCI_CAP_ID_MSI);
 	assert_int_equal(msi, pm + 8);
 	assert_ret(peer_cfg_write(&p, pm + 6, piece, 6), 0);
 	assert_ret(peer_cfg_read(&p, pm + 6, piece, 6), 0);

@@ -153,16 +153,6 @@ static void test_close_mid_message(void **state)
 
 /* --- a server on a socket path, several clients --------------------------------- */
 
-static uint32_t cap_find(struct peer *p, uint8_t id)
-{
-	uint32_t off = peer_cfg_rd(p, UVFIO_PCI_CAPABILITY_LIST, 1);
-
-	while (off && peer_cfg_rd(p, off, 1) != id)
-		off = peer_cfg_rd(p, off + 1, 1);
-	assert_true(off);
-	return off;
-}
-
 static uint32_t table_rd(struct peer *p, uint32_t off)
 {
 	uint8_t b[4];
@@ -191,7 +181,7 @@ static void reconnect(struct peer *p)
 
 static void test_next_client_keeps_device_state(void **state)
 {
-	int efd1[DMA_MSIX_VECS], efd2[DMA_MSIX_VECS];
+	int efd1[DMA_MSIX_VECS], efd2[DMA_MSIX_VECS], base, maps;
 	struct peer_memfd g;
 	struct peer p;
 	uint32_t msix;
@@ -201,6 +191,10 @@ static void test_next_client_keeps_device_state(void **state)
 	assert_ret(peer_memfd_new(&g, 0x10000), 0);
 	assert_ret(peer_start_path(&p, NULL), 0);
 	assert_ret(peer_hello(&p), 0);
+	base = peer_server_fds(&p);
+	assert_true(base > 0);
+	maps = peer_server_maps(&p, "memfd:guest"); /* ours, inherited at fork */
+	assert_true(maps >= 0);
 
 	/* Client 1 sets up the device and a session. */
 	peer_cfg_wr(&p, 0x10, 0xfebf0000, 4);
@@ -216,10 +210,15 @@ static void test_next_client_keeps_device_state(void **state)
 	assert_int_equal(peer_copy(&p, NULL, GUEST, GUEST + 0x8000, 16, DMA_CTRL_IRQ),
 			 DMA_STATUS_DONE);
 	assert_int_equal(peer_wait_efd(efd1[0], 1000), 1);
+	assert_int_equal(peer_server_fds(&p), base + DMA_MSIX_VECS);
+	assert_int_equal(peer_server_maps(&p, "memfd:guest"), maps + 1);
 
 	/* Client 2. */
 	reconnect(&p);
-	msix = cap_find(&p, UVFIO_PCI_CAP_ID_MSIX);
+	/* Client 1's eventfds and mappings are gone from the server. */
+	assert_int_equal(peer_server_fds(&p), base);
+	assert_int_equal(peer_server_maps(&p, "memfd:guest"), maps);
+	msix = peer_cap_find(&p, UVFIO_PCI_CAP_ID_MSIX);
 	/* Device state is kept: config space, the MSI-X table, the model's registers. */
 	assert_int_equal(peer_cfg_rd(&p, 0x10, 4), 0xfebf0000);
 	assert_int_equal(peer_cfg_rd(&p, UVFIO_PCI_INTERRUPT_LINE, 1), 0x0a);
@@ -231,8 +230,8 @@ static void test_next_client_keeps_device_state(void **state)
 	/* Client 1's interrupts are gone: MSI-X disabled, its eventfd never signalled. */
 	assert_false(peer_cfg_rd(&p, msix + UVFIO_PCI_MSIX_FLAGS, 2) & UVFIO_PCI_MSIX_FLAGS_ENABLE);
 	/* Client 1's mappings are gone: the same copy faults. */
-	assert_int_equal((peer_copy(&p, NULL, GUEST, GUEST + 0x8000, 16, DMA_CTRL_IRQ) &
-			  DMA_STATUS_CODE_MASK) >> DMA_STATUS_CODE_SHIFT,
+	assert_int_equal(peer_dma_code(peer_copy(&p, NULL, GUEST, GUEST + 0x8000, 16,
+						 DMA_CTRL_IRQ)),
 			 DMA_ERR_SRC_FAULT);
 	for (int i = 0; i < DMA_MSIX_VECS; i++)
 		assert_int_equal(peer_wait_efd(efd1[i], 0), 0);

@@ -49,11 +49,6 @@ static void guest_new(struct peer_memfd *g, size_t size)
 		g->mem[i] = (uint8_t)(i * 7 + 1);
 }
 
-static uint32_t status_code(uint32_t st)
-{
-	return (st & DMA_STATUS_CODE_MASK) >> DMA_STATUS_CODE_SHIFT;
-}
-
 static uint64_t err_addr(struct peer *p)
 {
 	return peer_reg_rd(p, DMA_REG_ERR_LO) | (uint64_t)peer_reg_rd(p, DMA_REG_ERR_HI) << 32;
@@ -211,7 +206,7 @@ static void test_map_readonly_fd(void **state)
 	assert_int_equal(peer_copy(&p, NULL, GUEST, 0x200000, 4096, 0), DMA_STATUS_DONE);
 	assert_memory_equal(g.mem, g.mem + 0x10000, 4096);
 	memset(g.mem + 0x10000, 0, 4096);
-	assert_int_equal(status_code(peer_copy(&p, NULL, 0x200000, GUEST, 4096, 0)),
+	assert_int_equal(peer_dma_code(peer_copy(&p, NULL, 0x200000, GUEST, 4096, 0)),
 			 DMA_ERR_DST_FAULT);
 	assert_int_equal(err_addr(&p), GUEST);
 	/* Nothing was copied. */
@@ -276,6 +271,57 @@ static void test_map_two_fds(void **state)
 	peer_memfd_free(&g);
 }
 
+/*
+ * The server closes every fd it is sent, at once: mapped ones (a memfd is
+ * mmap'ed once for all its mappings) and refused ones alike.
+ */
+static void test_map_fd_accounting(void **state)
+{
+	struct peer_memfd g, h;
+	int base, maps, pfd[2], two[2];
+	struct peer p;
+
+	guest_new(&g, MB);
+	assert_ret(peer_memfd_new(&h, 0x10000), 0);
+	assert_ret(pipe2(pfd, O_CLOEXEC), 0);
+	start(&p, NULL, NULL);
+	base = peer_server_fds(&p);
+	assert_true(base > 0);
+	/* The server inherited our mappings of g and h at fork: count from there. */
+	maps = peer_server_maps(&p, "memfd:guest");
+	assert_true(maps >= 0);
+	for (uint64_t i = 0; i < 64; i++)
+		assert_ret(peer_dma_map(&p, GUEST + i * 0x2000, 0x1000, i & 1 ? RD : RW, g.fd,
+					i * 0x1000),
+			   0);
+	assert_int_equal(peer_server_fds(&p), base);
+	assert_int_equal(peer_server_maps(&p, "memfd:guest"), maps + 1);
+	/* Refused for every reason: closed too. */
+	assert_ret(peer_dma_map(&p, GUEST, 0x1000, RW, g.fd, 0), -EEXIST);
+	assert_ret(peer_dma_map(&p, 0x7000000, 0x1800, RW, g.fd, 0), -EINVAL);
+	assert_ret(peer_dma_map(&p, 0x7000000, 0x1000, RW, g.fd, MB), -ERANGE);
+	assert_ret(peer_dma_map(&p, 0x7000000, 0x1000, RD, pfd[0], 0), -ENODEV);
+	two[0] = g.fd;
+	two[1] = h.fd;
+	assert_ret(map_raw(&p, 32, RW, 0, 0x7000000, 0x1000, two, 2), -EINVAL);
+	/* Refused fds are closed right after the reply: one more round trip. */
+	assert_true(peer_in_sync(&p));
+	assert_int_equal(peer_server_fds(&p), base);
+	/* Another file is another mapping; unmapping the last user unmaps the file. */
+	assert_ret(peer_dma_map(&p, 0x8000000, 0x10000, RW, h.fd, 0), 0);
+	assert_int_equal(peer_server_maps(&p, "memfd:guest"), maps + 2);
+	assert_ret(peer_dma_unmap(&p, 0x8000000, 0x10000, 0), 0);
+	assert_int_equal(peer_server_maps(&p, "memfd:guest"), maps + 1);
+	assert_ret(unmap_raw(&p, 24, UVFIO_DMA_UNMAP_ALL, 0, 0), 0);
+	assert_int_equal(peer_server_maps(&p, "memfd:guest"), maps);
+	assert_int_equal(peer_server_fds(&p), base);
+	stop(&p);
+	close(pfd[0]);
+	close(pfd[1]);
+	peer_memfd_free(&h);
+	peer_memfd_free(&g);
+}
+
 static void test_unmap(void **state)
 {
 	struct peer_memfd g;
@@ -300,7 +346,7 @@ static void test_unmap(void **state)
 	assert_ret(peer_dma_unmap(&p, 0x10000, 0x4000, 0), -ENOENT);
 	assert_ret(unmap_raw(&p, 24, 0, 0x20000, 0x4000), 0);
 	/* The device can't reach unmapped memory any more. */
-	assert_int_equal(status_code(peer_copy(&p, NULL, 0x10000, 0x10000, 16, 0)),
+	assert_int_equal(peer_dma_code(peer_copy(&p, NULL, 0x10000, 0x10000, 16, 0)),
 			 DMA_ERR_SRC_FAULT);
 	/* And the range can be mapped again. */
 	assert_ret(peer_dma_map(&p, 0x10000, 0x4000, RW, g.fd, 0), 0);
@@ -346,7 +392,7 @@ static void test_unmap_all(void **state)
 	assert_ret(unmap_raw(&p, 24, UVFIO_DMA_UNMAP_ALL, 0, 0), 0);
 	/* Every mapping is gone: a copy faults on its source, nothing moves... */
 	memset(g.mem + 0x10000, 0, 4096);
-	assert_int_equal(status_code(peer_copy(&p, NULL, GUEST, GUEST + 0x10000, 4096, 0)),
+	assert_int_equal(peer_dma_code(peer_copy(&p, NULL, GUEST, GUEST + 0x10000, 4096, 0)),
 			 DMA_ERR_SRC_FAULT);
 	assert_int_equal(err_addr(&p), GUEST);
 	assert_int_equal(g.mem[0x10000], 0);
@@ -405,7 +451,7 @@ static void test_copy_faults(void **state)
 	st = peer_copy(&p, NULL, GUEST + 0xf000, GUEST + 0x8000, 0x2000, 0);
 	assert_true(st & DMA_STATUS_DONE);
 	assert_true(st & DMA_STATUS_ERROR);
-	assert_int_equal(status_code(st), DMA_ERR_SRC_FAULT);
+	assert_int_equal(peer_dma_code(st), DMA_ERR_SRC_FAULT);
 	assert_int_equal(err_addr(&p), GUEST + 0x10000);
 	assert_int_equal(g.mem[0x8000], 0); /* nothing copied */
 	/* STATUS: DONE and ERROR are write-1-to-clear, the code goes with ERROR. */
@@ -413,13 +459,13 @@ static void test_copy_faults(void **state)
 	assert_int_equal(peer_reg_rd(&p, DMA_REG_STATUS), 0);
 
 	/* Unmapped destination; read-only destination; write-only source. */
-	assert_int_equal(status_code(peer_copy(&p, NULL, GUEST, 0x5000000, 16, 0)),
+	assert_int_equal(peer_dma_code(peer_copy(&p, NULL, GUEST, 0x5000000, 16, 0)),
 			 DMA_ERR_DST_FAULT);
 	assert_int_equal(err_addr(&p), 0x5000000);
-	assert_int_equal(status_code(peer_copy(&p, NULL, GUEST, 0x200000, 16, 0)),
+	assert_int_equal(peer_dma_code(peer_copy(&p, NULL, GUEST, 0x200000, 16, 0)),
 			 DMA_ERR_DST_FAULT);
 	assert_int_equal(err_addr(&p), 0x200000);
-	assert_int_equal(status_code(peer_copy(&p, NULL, 0x300000, GUEST, 16, 0)),
+	assert_int_equal(peer_dma_code(peer_copy(&p, NULL, 0x300000, GUEST, 16, 0)),
 			 DMA_ERR_SRC_FAULT);
 	assert_int_equal(err_addr(&p), 0x300000);
 	/* The permitted directions work. */
@@ -428,7 +474,7 @@ static void test_copy_faults(void **state)
 
 	/* Bus Master off: no DMA at all. */
 	peer_command(&p, UVFIO_PCI_COMMAND_MEMORY);
-	assert_int_equal(status_code(peer_copy(&p, NULL, GUEST, GUEST + 0x8000, 16, 0)),
+	assert_int_equal(peer_dma_code(peer_copy(&p, NULL, GUEST, GUEST + 0x8000, 16, 0)),
 			 DMA_ERR_NO_MASTER);
 	assert_int_equal(g.mem[0x8000], 0);
 	peer_command(&p, UVFIO_PCI_COMMAND_MEMORY | UVFIO_PCI_COMMAND_MASTER);
@@ -586,11 +632,11 @@ static void test_msg_dma_error_reply(void **state)
 	start(&p, NULL, NULL);
 	assert_ret(peer_dma_map(&p, MSGMEM, sizeof(mm->buf), RW, -1, 0), 0);
 	assert_ret(peer_dma_map(&p, GUEST, MB, RW, g.fd, 0), 0);
-	assert_int_equal(status_code(peer_copy(&p, &mm->m, MSGMEM, GUEST, 0x1000, 0)),
+	assert_int_equal(peer_dma_code(peer_copy(&p, &mm->m, MSGMEM, GUEST, 0x1000, 0)),
 			 DMA_ERR_TRANSFER);
 	assert_int_equal(mm->m.reads, 1);
 	assert_int_equal(g.mem[0], 0);
-	assert_int_equal(status_code(peer_copy(&p, &mm->m, GUEST, MSGMEM, 0x1000, 0)),
+	assert_int_equal(peer_dma_code(peer_copy(&p, &mm->m, GUEST, MSGMEM, 0x1000, 0)),
 			 DMA_ERR_TRANSFER);
 	assert_int_equal(mm->m.writes, 1);
 	assert_true(peer_in_sync(&p));
@@ -615,11 +661,11 @@ static void test_msg_dma_timeout(void **state)
 	start(&p, &o, NULL);
 	assert_ret(peer_dma_map(&p, MSGMEM, sizeof(mm->buf), RW, -1, 0), 0);
 	assert_ret(peer_dma_map(&p, GUEST, MB, RW, g.fd, 0), 0);
-	assert_int_equal(status_code(peer_copy(&p, &mm->m, MSGMEM, GUEST, 0x1000, 0)),
+	assert_int_equal(peer_dma_code(peer_copy(&p, &mm->m, MSGMEM, GUEST, 0x1000, 0)),
 			 DMA_ERR_TRANSFER);
 	assert_int_equal(mm->m.reads, 1);
 	assert_true(peer_in_sync(&p));
-	assert_int_equal(status_code(peer_copy(&p, &mm->m, GUEST, MSGMEM, 0x1000, 0)),
+	assert_int_equal(peer_dma_code(peer_copy(&p, &mm->m, GUEST, MSGMEM, 0x1000, 0)),
 			 DMA_ERR_TRANSFER);
 	assert_int_equal(mm->m.writes, 1);
 	assert_true(peer_in_sync(&p));
@@ -810,7 +856,8 @@ static void test_msg_dma_pipeline_limit(void **state)
 UVFIO_TEST_MAIN(UVFIO_TEST(test_map_and_copy), UVFIO_TEST(test_map_arguments),
 		UVFIO_TEST(test_map_overlap), UVFIO_TEST(test_map_readonly_fd),
 		UVFIO_TEST(test_map_past_eof), UVFIO_TEST(test_map_unmappable_fd),
-		UVFIO_TEST(test_map_two_fds), UVFIO_TEST(test_unmap), UVFIO_TEST(test_unmap_flags),
+		UVFIO_TEST(test_map_two_fds), UVFIO_TEST(test_map_fd_accounting),
+		UVFIO_TEST(test_unmap), UVFIO_TEST(test_unmap_flags),
 		UVFIO_TEST(test_unmap_all), UVFIO_TEST(test_max_dma_maps),
 		UVFIO_TEST(test_copy_faults), UVFIO_TEST(test_msg_dma_read),
 		UVFIO_TEST(test_msg_dma_write_header_only), UVFIO_TEST(test_msg_dma_write_echo),

@@ -137,7 +137,8 @@ static void test_bad_types(void **state)
 
 	start(&p, NULL);
 	for (uint32_t t = 2; t <= 15; t++)
-		assert_ret(raw_call(&p, (uint16_t)t, UVFIO_CMD_DEVICE_GET_INFO, t, 0, b, 16, NULL, 0),
+		assert_ret(raw_call(&p, (uint16_t)t, UVFIO_CMD_DEVICE_GET_INFO, t, 0, b, 16, NULL,
+				    0),
 			   -EINVAL);
 	stop(&p);
 }
@@ -323,9 +324,13 @@ static void test_oversized_message(void **state)
 	{
 		struct peer_msg m;
 
+		int base = peer_server_fds(&p);
+
 		assert_ret(peer_call_rc(&p, UVFIO_CMD_REGION_WRITE, b, big, &efd, 1, &m),
 			   -EMSGSIZE);
 		peer_msg_free(&m);
+		assert_true(peer_in_sync(&p));
+		assert_int_equal(peer_server_fds(&p), base);
 	}
 	assert_true(peer_in_sync(&p));
 	/* Just past the limit of a server with a small max_data_xfer_size. */
@@ -473,13 +478,15 @@ static void assert_efd_usable(int efd)
 static void test_fds_where_none_belong(void **state)
 {
 	uint8_t b[32] = { 16 };
-	int efd = eventfd(0, EFD_CLOEXEC), two[2];
+	int efd = eventfd(0, EFD_CLOEXEC), two[2], base;
 	struct peer_msg m;
 	struct peer p;
 
 	assert_true(efd >= 0);
 	two[0] = two[1] = efd;
 	start(&p, NULL);
+	base = peer_server_fds(&p);
+	assert_true(base > 0);
 	assert_ret(peer_call_rc(&p, UVFIO_CMD_DEVICE_GET_INFO, b, 16, &efd, 1, &m), -EINVAL);
 	peer_msg_free(&m);
 	assert_ret(peer_call_rc(&p, UVFIO_CMD_DEVICE_GET_IRQ_INFO, b, 16, two, 2, &m), -EINVAL);
@@ -490,6 +497,12 @@ static void test_fds_where_none_belong(void **state)
 	peer_msg_free(&m);
 	assert_ret(peer_call_rc(&p, UVFIO_CMD_DEVICE_RESET, NULL, 0, &efd, 1, &m), -EINVAL);
 	peer_msg_free(&m);
+	/*
+	 * The server closed every one of them (it does so right after each
+	 * reply: once the next request is answered, they are gone).
+	 */
+	assert_true(peer_in_sync(&p));
+	assert_int_equal(peer_server_fds(&p), base);
 	assert_efd_usable(efd);
 	/* peer_stop() fails if the server still holds any of them. */
 	stop(&p);
@@ -499,7 +512,7 @@ static void test_fds_where_none_belong(void **state)
 
 static void too_many_fds(unsigned n)
 {
-	int fds[PEER_MAX_SEND_FDS];
+	int fds[PEER_MAX_SEND_FDS], base;
 	struct peer p;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -507,11 +520,13 @@ static void too_many_fds(unsigned n)
 		assert_true(fds[i] >= 0);
 	}
 	start(&p, NULL);
+	base = peer_server_fds(&p);
 	assert_ret(peer_set_irqs(&p, UVFIO_PCI_MSIX_IRQ_INDEX,
 				 UVFIO_IRQ_SET_DATA_EVENTFD | UVFIO_IRQ_SET_ACTION_TRIGGER, 0,
 				 DMA_MSIX_VECS, fds, n),
 		   -EINVAL);
 	assert_true(peer_in_sync(&p));
+	assert_int_equal(peer_server_fds(&p), base);
 	/* Nothing was bound: a loopback trigger of MSI-X signals nothing. */
 	assert_ret(peer_set_irqs(&p, UVFIO_PCI_MSIX_IRQ_INDEX,
 				 UVFIO_IRQ_SET_DATA_NONE | UVFIO_IRQ_SET_ACTION_TRIGGER, 0,
@@ -541,7 +556,8 @@ static void test_ids_echoed(void **state)
 
 	start(&p, NULL);
 	for (unsigned i = 0; i < ARRAY_SIZE(ids); i++) {
-		assert_ret(raw_call(&p, ids[i], UVFIO_CMD_DEVICE_GET_INFO, 0, 0, b, 16, NULL, 0), 0);
+		assert_ret(raw_call(&p, ids[i], UVFIO_CMD_DEVICE_GET_INFO, 0, 0, b, 16, NULL, 0),
+			   0);
 		assert_ret(raw_call(&p, ids[i], UVFIO_CMD_DEVICE_GET_INFO, 0, 0, b, 15, NULL, 0),
 			   -EINVAL);
 		assert_ret(raw_call(&p, ids[i], 0x4242, 0, 0, NULL, 0, NULL, 0), -ENOSYS);
@@ -553,7 +569,7 @@ static void test_ids_echoed(void **state)
 static void test_slow_reader_dropped(void **state)
 {
 	struct peer_server_opts o = { .max_data_xfer_size = 65536 };
-	enum { N = 64 };
+	enum { N = 256 };
 	uint8_t b[32];
 	struct uvfio_region_access a = { .offset = 0, .region = DMA_BAR_MEM, .count = 65536 };
 	struct uvfio_hdr h = { .cmd = UVFIO_CMD_REGION_READ, .size = 32 };

@@ -85,41 +85,6 @@ static void assert_none_fired(struct ctx *c)
 		assert_int_equal(fired(c->efd[i]), 0);
 }
 
-static uint64_t pba(struct ctx *c)
-{
-	uint8_t b[8];
-
-	assert_ret(peer_region_read(&c->p, DMA_BAR_MEM, DMA_MSIX_PBA, b, 8), 0);
-	return get_le64(b);
-}
-
-static uint32_t vctrl(struct ctx *c, uint32_t v)
-{
-	uint8_t b[4];
-
-	assert_ret(peer_region_read(&c->p, DMA_BAR_MEM, DMA_MSIX_TABLE + v * 16 + 12, b, 4), 0);
-	return get_le32(b);
-}
-
-static void set_vctrl(struct ctx *c, uint32_t v, uint32_t val)
-{
-	uint8_t b[4];
-
-	put_le32(b, val);
-	assert_ret(peer_region_write(&c->p, DMA_BAR_MEM, DMA_MSIX_TABLE + v * 16 + 12, b, 4), 0);
-}
-
-/* Offset of the standard capability @id. */
-static uint32_t cap_find(struct peer *p, uint8_t id)
-{
-	uint32_t off = peer_cfg_rd(p, UVFIO_PCI_CAPABILITY_LIST, 1);
-
-	while (off && peer_cfg_rd(p, off, 1) != id)
-		off = peer_cfg_rd(p, off + 1, 1);
-	assert_true(off);
-	return off;
-}
-
 static int set(struct ctx *c, uint32_t index, uint32_t flags, uint32_t start, uint32_t count,
 	       const int *fds, unsigned nfds)
 {
@@ -140,14 +105,14 @@ static void enable_msix(struct ctx *c)
 
 static bool msix_enabled(struct ctx *c)
 {
-	uint32_t off = cap_find(&c->p, UVFIO_PCI_CAP_ID_MSIX) + UVFIO_PCI_MSIX_FLAGS;
+	uint32_t off = peer_cap_find(&c->p, UVFIO_PCI_CAP_ID_MSIX) + UVFIO_PCI_MSIX_FLAGS;
 
 	return peer_cfg_rd(&c->p, off, 2) & UVFIO_PCI_MSIX_FLAGS_ENABLE;
 }
 
 static bool msi_enabled(struct ctx *c)
 {
-	uint32_t off = cap_find(&c->p, UVFIO_PCI_CAP_ID_MSI) + UVFIO_PCI_MSI_FLAGS;
+	uint32_t off = peer_cap_find(&c->p, UVFIO_PCI_CAP_ID_MSI) + UVFIO_PCI_MSI_FLAGS;
 
 	return peer_cfg_rd(&c->p, off, 2) & UVFIO_PCI_MSI_FLAGS_ENABLE;
 }
@@ -252,12 +217,12 @@ static void test_msix_delivery(void **state)
 
 	start(&c);
 	for (uint32_t v = 0; v < DMA_MSIX_VECS; v++)
-		assert_int_equal(vctrl(&c, v), UVFIO_PCI_MSIX_ENTRY_CTRL_MASKBIT);
+		assert_int_equal(peer_msix_vctrl(&c.p, v), UVFIO_PCI_MSIX_ENTRY_CTRL_MASKBIT);
 	enable_msix(&c);
 	assert_true(msix_enabled(&c));
 	/* Enabling unmasks the vectors, as the kernel's enable does. */
 	for (uint32_t v = 0; v < DMA_MSIX_VECS; v++)
-		assert_int_equal(vctrl(&c, v), 0);
+		assert_int_equal(peer_msix_vctrl(&c.p, v), 0);
 	for (uint32_t v = 0; v < DMA_MSIX_VECS; v++) {
 		raise_vec(&c, v);
 		for (uint32_t w = 0; w < DMA_MSIX_VECS; w++)
@@ -266,7 +231,7 @@ static void test_msix_delivery(void **state)
 	/* A vector past the table raises nothing. */
 	raise_vec(&c, DMA_MSIX_VECS);
 	assert_none_fired(&c);
-	assert_int_equal(pba(&c), 0);
+	assert_int_equal(peer_msix_pba(&c.p), 0);
 	/* Disable: the enable bit clears and nothing is delivered. */
 	assert_ret(set(&c, MSIX, NONE_TRIGGER, 0, 0, NULL, 0), 0);
 	assert_false(msix_enabled(&c));
@@ -278,18 +243,22 @@ static void test_msix_delivery(void **state)
 /* Vectors may be added while MSI-X is enabled; a vector may be unbound. */
 static void test_msix_vectors_added_and_unbound(void **state)
 {
-	int extra;
+	int extra, base;
 	struct ctx c;
 
 	start(&c);
+	base = peer_server_fds(&c.p);
 	assert_ret(set(&c, MSIX, EFD_TRIGGER, 0, 2, c.efd, 2), 0);
+	assert_int_equal(peer_server_fds(&c.p), base + 2);
 	raise_vec(&c, 3);
 	assert_none_fired(&c);
 	assert_ret(set(&c, MSIX, EFD_TRIGGER, 2, 2, c.efd + 2, 2), 0);
+	assert_int_equal(peer_server_fds(&c.p), base + 4);
 	raise_vec(&c, 3);
 	assert_int_equal(fired(c.efd[3]), 1);
 	/* Unbind vector 1 (DATA_EVENTFD without fds): its interrupts go nowhere. */
 	assert_ret(set(&c, MSIX, EFD_TRIGGER, 1, 1, NULL, 0), 0);
+	assert_int_equal(peer_server_fds(&c.p), base + 3);
 	raise_vec(&c, 1);
 	assert_none_fired(&c);
 	raise_vec(&c, 0);
@@ -299,11 +268,15 @@ static void test_msix_vectors_added_and_unbound(void **state)
 	assert_true(extra >= 0);
 	assert_ret(set(&c, MSIX, EFD_TRIGGER, 1, 1, &extra, 1), 0);
 	assert_ret(set(&c, MSIX, EFD_TRIGGER, 0, 1, &extra, 1), 0);
+	assert_int_equal(peer_server_fds(&c.p), base + 4);
 	raise_vec(&c, 1);
 	assert_int_equal(fired(extra), 1);
 	raise_vec(&c, 0);
 	assert_int_equal(fired(extra), 1);
 	assert_none_fired(&c);
+	/* Disabling closes them all. */
+	assert_ret(set(&c, MSIX, NONE_TRIGGER, 0, 0, NULL, 0), 0);
+	assert_int_equal(peer_server_fds(&c.p), base);
 	stop(&c);
 	close(extra);
 }
@@ -314,17 +287,17 @@ static void test_msix_table_mask(void **state)
 
 	start(&c);
 	enable_msix(&c);
-	set_vctrl(&c, 1, UVFIO_PCI_MSIX_ENTRY_CTRL_MASKBIT);
+	peer_msix_set_vctrl(&c.p, 1, UVFIO_PCI_MSIX_ENTRY_CTRL_MASKBIT);
 	raise_vec(&c, 1);
 	assert_none_fired(&c);
-	assert_int_equal(pba(&c), 1u << 1);
+	assert_int_equal(peer_msix_pba(&c.p), 1u << 1);
 	/* Other vectors are unaffected. */
 	raise_vec(&c, 2);
 	assert_int_equal(fired(c.efd[2]), 1);
 	/* Unmasking delivers the pending interrupt, once, and clears its bit. */
-	set_vctrl(&c, 1, 0);
+	peer_msix_set_vctrl(&c.p, 1, 0);
 	assert_int_equal(fired(c.efd[1]), 1);
-	assert_int_equal(pba(&c), 0);
+	assert_int_equal(peer_msix_pba(&c.p), 0);
 	assert_none_fired(&c);
 	stop(&c);
 }
@@ -335,25 +308,25 @@ static void test_msix_function_mask(void **state)
 	struct ctx c;
 
 	start(&c);
-	ctl = cap_find(&c.p, UVFIO_PCI_CAP_ID_MSIX) + UVFIO_PCI_MSIX_FLAGS;
+	ctl = peer_cap_find(&c.p, UVFIO_PCI_CAP_ID_MSIX) + UVFIO_PCI_MSIX_FLAGS;
 	enable_msix(&c);
 	peer_cfg_wr(&c.p, ctl, UVFIO_PCI_MSIX_FLAGS_MASKALL, 2);
 	raise_vec(&c, 0);
 	raise_vec(&c, 2);
 	raise_vec(&c, 2);
 	assert_none_fired(&c);
-	assert_int_equal(pba(&c), 1u << 0 | 1u << 2);
+	assert_int_equal(peer_msix_pba(&c.p), 1u << 0 | 1u << 2);
 	/* The enable bit is untouched by writes of the control word. */
 	assert_true(msix_enabled(&c));
 	/* A vector also masked in the table stays pending after the function unmask. */
-	set_vctrl(&c, 2, UVFIO_PCI_MSIX_ENTRY_CTRL_MASKBIT);
+	peer_msix_set_vctrl(&c.p, 2, UVFIO_PCI_MSIX_ENTRY_CTRL_MASKBIT);
 	peer_cfg_wr(&c.p, ctl, 0, 2);
 	assert_int_equal(fired(c.efd[0]), 1);
 	assert_int_equal(fired(c.efd[2]), 0);
-	assert_int_equal(pba(&c), 1u << 2);
-	set_vctrl(&c, 2, 0);
+	assert_int_equal(peer_msix_pba(&c.p), 1u << 2);
+	peer_msix_set_vctrl(&c.p, 2, 0);
 	assert_int_equal(fired(c.efd[2]), 1); /* pending is one bit: one signal */
-	assert_int_equal(pba(&c), 0);
+	assert_int_equal(peer_msix_pba(&c.p), 0);
 	stop(&c);
 }
 
@@ -365,30 +338,30 @@ static void test_msix_set_irqs_mask(void **state)
 	start(&c);
 	enable_msix(&c);
 	assert_ret(set(&c, MSIX, NONE_MASK, 3, 1, NULL, 0), 0);
-	assert_int_equal(vctrl(&c, 3), UVFIO_PCI_MSIX_ENTRY_CTRL_MASKBIT);
+	assert_int_equal(peer_msix_vctrl(&c.p, 3), UVFIO_PCI_MSIX_ENTRY_CTRL_MASKBIT);
 	raise_vec(&c, 3);
 	assert_none_fired(&c);
-	assert_int_equal(pba(&c), 1u << 3);
+	assert_int_equal(peer_msix_pba(&c.p), 1u << 3);
 	assert_ret(set(&c, MSIX, NONE_UNMASK, 3, 1, NULL, 0), 0);
 	assert_int_equal(fired(c.efd[3]), 1);
-	assert_int_equal(vctrl(&c, 3), 0);
-	assert_int_equal(pba(&c), 0);
+	assert_int_equal(peer_msix_vctrl(&c.p, 3), 0);
+	assert_int_equal(peer_msix_pba(&c.p), 0);
 	/* DATA_BOOL picks the vectors. */
 	assert_ret(set_bool(&c, MSIX, BOOL_MASK, 0, sel, DMA_MSIX_VECS), 0);
 	for (uint32_t v = 0; v < DMA_MSIX_VECS; v++)
-		assert_int_equal(vctrl(&c, v), sel[v]);
+		assert_int_equal(peer_msix_vctrl(&c.p, v), sel[v]);
 	for (uint32_t v = 0; v < DMA_MSIX_VECS; v++)
 		raise_vec(&c, v);
 	assert_int_equal(fired(c.efd[0]), 0);
 	assert_int_equal(fired(c.efd[1]), 1);
 	assert_int_equal(fired(c.efd[2]), 0);
 	assert_int_equal(fired(c.efd[3]), 1);
-	assert_int_equal(pba(&c), 0x5);
+	assert_int_equal(peer_msix_pba(&c.p), 0x5);
 	/* Unmask all; masked and unmasked with no eventfd work on the table. */
 	assert_ret(set(&c, MSIX, NONE_UNMASK, 0, DMA_MSIX_VECS, NULL, 0), 0);
 	assert_int_equal(fired(c.efd[0]), 1);
 	assert_int_equal(fired(c.efd[2]), 1);
-	assert_int_equal(pba(&c), 0);
+	assert_int_equal(peer_msix_pba(&c.p), 0);
 	/* EVENTFD-based masking is not supported. */
 	assert_ret(set(&c, MSIX, UVFIO_IRQ_SET_DATA_EVENTFD | UVFIO_IRQ_SET_ACTION_MASK, 0, 1,
 		       c.efd, 1),
@@ -402,7 +375,7 @@ static void test_msi(void **state)
 	struct ctx c;
 
 	start(&c);
-	msi = cap_find(&c.p, UVFIO_PCI_CAP_ID_MSI);
+	msi = peer_cap_find(&c.p, UVFIO_PCI_CAP_ID_MSI);
 	ctl = msi + UVFIO_PCI_MSI_FLAGS;
 	mask = msi + 16; /* 64-bit capability: mask bits at 0x10, pending at 0x14 */
 	pend = msi + 20;
@@ -608,9 +581,7 @@ static void test_bus_master_off(void **state)
 	enable_msix(&c);
 	peer_command(&c.p, UVFIO_PCI_COMMAND_MEMORY);
 	raise_vec(&c, 0);
-	assert_int_equal((peer_reg_rd(&c.p, DMA_REG_STATUS) & DMA_STATUS_CODE_MASK) >>
-				 DMA_STATUS_CODE_SHIFT,
-			 DMA_ERR_NO_MASTER);
+	assert_int_equal(peer_dma_code(peer_reg_rd(&c.p, DMA_REG_STATUS)), DMA_ERR_NO_MASTER);
 	assert_none_fired(&c);
 	peer_command(&c.p, UVFIO_PCI_COMMAND_MEMORY | UVFIO_PCI_COMMAND_MASTER);
 	raise_vec(&c, 0);

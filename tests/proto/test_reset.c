@@ -68,32 +68,6 @@ static void raise_vec(struct ctx *c, uint32_t v)
 			 DMA_STATUS_DONE);
 }
 
-static uint64_t pba(struct peer *p)
-{
-	uint8_t b[8];
-
-	assert_ret(peer_region_read(p, DMA_BAR_MEM, DMA_MSIX_PBA, b, 8), 0);
-	return get_le64(b);
-}
-
-static void set_vctrl(struct peer *p, uint32_t v, uint32_t val)
-{
-	uint8_t b[4];
-
-	put_le32(b, val);
-	assert_ret(peer_region_write(p, DMA_BAR_MEM, DMA_MSIX_TABLE + v * 16 + 12, b, 4), 0);
-}
-
-static uint32_t cap_find(struct peer *p, uint8_t id)
-{
-	uint32_t off = peer_cfg_rd(p, UVFIO_PCI_CAPABILITY_LIST, 1);
-
-	while (off && peer_cfg_rd(p, off, 1) != id)
-		off = peer_cfg_rd(p, off + 1, 1);
-	assert_true(off);
-	return off;
-}
-
 /* Registers written, an error status, a pending MSI-X vector: reset state to check. */
 static void dirty_device(struct ctx *c)
 {
@@ -102,9 +76,9 @@ static void dirty_device(struct ctx *c)
 				 DMA_MSIX_VECS, c->efd, DMA_MSIX_VECS),
 		   0);
 	peer_reg_wr(&c->p, DMA_REG_SCRATCH, 0x1234);
-	set_vctrl(&c->p, 1, UVFIO_PCI_MSIX_ENTRY_CTRL_MASKBIT);
+	peer_msix_set_vctrl(&c->p, 1, UVFIO_PCI_MSIX_ENTRY_CTRL_MASKBIT);
 	raise_vec(c, 1);
-	assert_int_equal(pba(&c->p), 1u << 1);
+	assert_int_equal(peer_msix_pba(&c->p), 1u << 1);
 	assert_int_equal(peer_copy(&c->p, NULL, 0x9000000, GUEST, 16, 0) & DMA_STATUS_ERROR,
 			 DMA_STATUS_ERROR);
 	assert_int_equal(peer_reg_rd(&c->p, DMA_REG_XFERS), 2);
@@ -120,8 +94,8 @@ static void check_after_reset(struct ctx *c)
 	assert_int_equal(peer_reg_rd(&c->p, DMA_REG_ERR_LO), 0);
 	assert_int_equal(peer_reg_rd(&c->p, DMA_REG_IRQ_VECTOR), 0);
 	/* The pending vector is forgotten: unmasking delivers nothing. */
-	assert_int_equal(pba(&c->p), 0);
-	set_vctrl(&c->p, 1, 0);
+	assert_int_equal(peer_msix_pba(&c->p), 0);
+	peer_msix_set_vctrl(&c->p, 1, 0);
 	assert_int_equal(peer_wait_efd(c->efd[1], 0), 0);
 	/* BARs and the command register are as the client left them. */
 	assert_int_equal(peer_cfg_rd(&c->p, 0x10, 4), 0xfebf0000);
@@ -129,7 +103,7 @@ static void check_after_reset(struct ctx *c)
 	assert_int_equal(peer_cfg_rd(&c->p, 0x1c, 4), 0x1);
 	assert_int_equal(peer_cfg_rd(&c->p, UVFIO_PCI_COMMAND, 2), CMD);
 	/* MSI-X is still enabled with the same eventfds; the mapping still works. */
-	assert_true(peer_cfg_rd(&c->p, cap_find(&c->p, UVFIO_PCI_CAP_ID_MSIX) +
+	assert_true(peer_cfg_rd(&c->p, peer_cap_find(&c->p, UVFIO_PCI_CAP_ID_MSIX) +
 					UVFIO_PCI_MSIX_FLAGS, 2) &
 		    UVFIO_PCI_MSIX_FLAGS_ENABLE);
 	memset(c->g.mem + 0x8000, 0, 0x1000);
@@ -162,7 +136,7 @@ static void test_flr_resets_the_same(void **state)
 	struct ctx c;
 
 	start(&c);
-	devctl = cap_find(&c.p, UVFIO_PCI_CAP_ID_EXP) + UVFIO_PCI_EXP_DEVCTL;
+	devctl = peer_cap_find(&c.p, UVFIO_PCI_CAP_ID_EXP) + UVFIO_PCI_EXP_DEVCTL;
 	dirty_device(&c);
 	peer_cfg_wr(&c.p, devctl, peer_cfg_rd(&c.p, devctl, 2) | UVFIO_PCI_EXP_DEVCTL_BCR_FLR, 2);
 	check_after_reset(&c);
@@ -185,7 +159,8 @@ static void test_reset_intx(void **state)
 	device_reset(&c.p);
 	assert_false(peer_cfg_rd(&c.p, UVFIO_PCI_STATUS, 2) & UVFIO_PCI_STATUS_INTERRUPT);
 	assert_ret(peer_set_irqs(&c.p, UVFIO_PCI_INTX_IRQ_INDEX,
-				 UVFIO_IRQ_SET_DATA_NONE | UVFIO_IRQ_SET_ACTION_UNMASK, 0, 1, NULL, 0),
+				 UVFIO_IRQ_SET_DATA_NONE | UVFIO_IRQ_SET_ACTION_UNMASK, 0, 1, NULL,
+				 0),
 		   0);
 	assert_int_equal(peer_wait_efd(c.efd[0], 0), 0);
 	/* INTx is still enabled with its eventfd. */
@@ -200,7 +175,7 @@ static void test_reset_msi_pending(void **state)
 	struct ctx c;
 
 	start(&c);
-	msi = cap_find(&c.p, UVFIO_PCI_CAP_ID_MSI);
+	msi = peer_cap_find(&c.p, UVFIO_PCI_CAP_ID_MSI);
 	assert_ret(peer_set_irqs(&c.p, UVFIO_PCI_MSI_IRQ_INDEX,
 				 UVFIO_IRQ_SET_DATA_EVENTFD | UVFIO_IRQ_SET_ACTION_TRIGGER, 0, 1,
 				 c.efd, 1),
@@ -224,7 +199,7 @@ static void test_reset_power_state(void **state)
 	struct ctx c;
 
 	start(&c);
-	ctl = cap_find(&c.p, UVFIO_PCI_CAP_ID_PM) + UVFIO_PCI_PM_CTRL;
+	ctl = peer_cap_find(&c.p, UVFIO_PCI_CAP_ID_PM) + UVFIO_PCI_PM_CTRL;
 	peer_cfg_wr(&c.p, ctl, 3, 2);
 	assert_int_equal(peer_cfg_rd(&c.p, ctl, 2) & UVFIO_PCI_PM_CTRL_STATE_MASK, 3);
 	device_reset(&c.p);

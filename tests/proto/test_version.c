@@ -400,15 +400,20 @@ static void test_json_size_limit(void **state)
 /* fds on VERSION are refused and closed by the server; ours stay usable. */
 static void test_fds_on_version(void **state)
 {
-	int efd = eventfd(0, EFD_CLOEXEC);
+	int efd = eventfd(0, EFD_CLOEXEC), base;
 	uint64_t v = 5;
 	struct peer_msg m;
 	struct peer p;
 
 	assert_true(efd >= 0);
 	start(&p, NULL);
+	/* A round trip first: the server is set up once it answers. */
+	assert_ret(peer_version(&p, 1, 0, NULL), -ENOTSUP);
+	base = peer_server_fds(&p);
+	assert_true(base > 0);
 	assert_ret(peer_version_msg(&p, 0, 0, "{}", 3, &efd, 1, &m), -EINVAL);
 	peer_msg_free(&m);
+	assert_int_equal(peer_server_fds(&p), base);
 	assert_int_equal(write(efd, &v, sizeof(v)), sizeof(v));
 	assert_int_equal(peer_wait_efd(efd, 0), 5);
 	retry_ok(&p);

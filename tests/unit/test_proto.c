@@ -334,6 +334,8 @@ static void test_version_json(void **state)
 	assert_ret(version("[1,2,3]", &c), -EINVAL);
 	assert_ret(version("{\"capabilities\":{", &c), -EINVAL);
 	assert_ret(version("{} {}", &c), -EINVAL);
+	assert_ret(version("{\"capabilities\":{\"max_msg_fds\":16,}}", &c), -EINVAL);
+	assert_ret(version("{\"capabilities\":{\"max_msg_fds\":016}}", &c), -EINVAL);
 	assert_ret(version("{\"a\":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}", &c), -EINVAL);
 
 	/* u64 values above INT64_MAX are accepted as such. */
