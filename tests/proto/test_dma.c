@@ -853,6 +853,54 @@ static void test_msg_dma_pipeline_limit(void **state)
 	free(mm);
 }
 
+/*
+ * One REGION_WRITE that starts a copy from memory mapped without an fd and
+ * then goes on to another register: while the model copies, the server
+ * receives 1 MiB DMA_READ replies on the same connection (its receive
+ * buffer has to grow), and afterwards the model still reads the rest of
+ * the write's payload. That payload must not have moved (ASan catches a
+ * use-after-free otherwise); the second register write must land.
+ */
+static void test_msg_dma_held_payload(void **state)
+{
+	size_t size = 4 * MB;
+	struct peer_dma_mem mem = { .iova = MSGMEM, .size = size, .fd = -1 };
+	struct peer_memfd g;
+	struct peer_msg m;
+	uint8_t req[16 + 8];
+	uint32_t regs[2] = { DMA_CTRL_START, DMA_STATUS_DONE };
+	struct uvfio_region_access a = { .offset = DMA_REG_CTRL, .region = DMA_BAR_REGS,
+					 .count = 8, .data = regs };
+	struct peer p;
+
+	mem.buf = malloc(size);
+	assert_non_null(mem.buf);
+	for (size_t i = 0; i < size; i++)
+		mem.buf[i] = (uint8_t)(i * 7 + (i >> 16));
+	guest_new(&g, 4 * MB);
+	start(&p, NULL, NULL);
+	assert_ret(peer_dma_map(&p, MSGMEM, size, RD, -1, 0), 0);
+	assert_ret(peer_dma_map(&p, GUEST, 4 * MB, RW, g.fd, 0), 0);
+	peer_command(&p, UVFIO_PCI_COMMAND_MEMORY | UVFIO_PCI_COMMAND_MASTER);
+	peer_reg_wr(&p, DMA_REG_SRC_LO, (uint32_t)MSGMEM);
+	peer_reg_wr(&p, DMA_REG_SRC_HI, (uint32_t)(MSGMEM >> 32));
+	peer_reg_wr(&p, DMA_REG_DST_LO, (uint32_t)GUEST);
+	peer_reg_wr(&p, DMA_REG_DST_HI, (uint32_t)(GUEST >> 32));
+	peer_reg_wr(&p, DMA_REG_LEN_LO, (uint32_t)size);
+	uvfio_proto_region_access_encode(req, sizeof(req), true, &a);
+	assert_ret(peer_call_dma(&p, &mem, UVFIO_CMD_REGION_WRITE, req, sizeof(req), &m), 0);
+	peer_msg_free(&m);
+	assert_int_equal(mem.reads, 4);
+	assert_int_equal(mem.bad, 0);
+	assert_memory_equal(g.mem, mem.buf, size);
+	/* The second dword (W1C of DONE) was applied after the copy. */
+	assert_int_equal(peer_reg_rd(&p, DMA_REG_STATUS), 0);
+	assert_int_equal(peer_reg_rd(&p, DMA_REG_XFERS), 1);
+	stop(&p);
+	peer_memfd_free(&g);
+	free(mem.buf);
+}
+
 UVFIO_TEST_MAIN(UVFIO_TEST(test_map_and_copy), UVFIO_TEST(test_map_arguments),
 		UVFIO_TEST(test_map_overlap), UVFIO_TEST(test_map_readonly_fd),
 		UVFIO_TEST(test_map_past_eof), UVFIO_TEST(test_map_unmappable_fd),
@@ -864,4 +912,5 @@ UVFIO_TEST_MAIN(UVFIO_TEST(test_map_and_copy), UVFIO_TEST(test_map_arguments),
 		UVFIO_TEST(test_msg_dma_both), UVFIO_TEST(test_msg_dma_chunks),
 		UVFIO_TEST(test_msg_dma_error_reply), UVFIO_TEST(test_msg_dma_timeout),
 		UVFIO_TEST(test_msg_dma_twin_socket), UVFIO_TEST(test_msg_dma_pipelined),
-		UVFIO_TEST(test_msg_dma_pipeline_limit))
+		UVFIO_TEST(test_msg_dma_pipeline_limit),
+		UVFIO_TEST(test_msg_dma_held_payload))
