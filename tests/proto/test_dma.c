@@ -740,29 +740,41 @@ static void start_msg_copy(struct peer *p, uint16_t id, struct peer_msg *req)
 	assert_int_equal(get_le64(req->payload + 8), 0x100);
 }
 
-/* Answer a DMA_READ request with data from @buf. */
-static void answer_read(struct peer *p, struct peer_msg *req, const uint8_t *buf)
+/* Answer a DMA_READ request with data from @buf; return the send's result. */
+static int try_answer_read(struct peer *p, struct peer_msg *req, const uint8_t *buf)
 {
 	uint64_t count = get_le64(req->payload + 8);
 	struct uvfio_hdr r = { .id = req->hdr.id, .cmd = req->hdr.cmd,
 			       .flags = UVFIO_F_TYPE_REPLY };
 	uint8_t *rep = malloc(16 + count);
+	int ret;
 
 	assert_non_null(rep);
 	memcpy(rep, req->payload, 16);
 	memcpy(rep + 16, buf, count);
-	assert_ret(peer_send(p, &r, rep, 16 + count, NULL, 0), 0);
+	ret = peer_send(p, &r, rep, 16 + count, NULL, 0);
 	free(rep);
 	peer_msg_free(req);
+	return ret;
 }
 
-static void send_irq_info(struct peer *p, uint16_t id, uint32_t index)
+static void answer_read(struct peer *p, struct peer_msg *req, const uint8_t *buf)
+{
+	assert_ret(try_answer_read(p, req, buf), 0);
+}
+
+static int try_send_irq_info(struct peer *p, uint16_t id, uint32_t index)
 {
 	uint8_t ii[16] = { 16 };
 	struct uvfio_hdr h = { .id = id, .cmd = UVFIO_CMD_DEVICE_GET_IRQ_INFO };
 
 	put_le32(ii + 8, index);
-	assert_ret(peer_send(p, &h, ii, sizeof(ii), NULL, 0), 0);
+	return peer_send(p, &h, ii, sizeof(ii), NULL, 0);
+}
+
+static void send_irq_info(struct peer *p, uint16_t id, uint32_t index)
+{
+	assert_ret(try_send_irq_info(p, id, index), 0);
 }
 
 /*
@@ -834,9 +846,15 @@ static void test_msg_dma_pipeline_limit(void **state)
 	assert_true(peer_in_sync(&p));
 	/* 70: whatever is answered is answered in order, then the connection ends. */
 	start_msg_copy(&p, 600, &m);
-	for (int i = 0; i < 70; i++)
-		send_irq_info(&p, (uint16_t)(2000 + i), UVFIO_PCI_MSIX_IRQ_INDEX);
-	answer_read(&p, &m, mm->buf);
+	/* The server may give up and close before everything is sent: sends can bounce. */
+	ret = 0;
+	for (int i = 0; i < 70 && !ret; i++)
+		ret = try_send_irq_info(&p, (uint16_t)(2000 + i), UVFIO_PCI_MSIX_IRQ_INDEX);
+	if (!ret)
+		ret = try_answer_read(&p, &m, mm->buf);
+	else
+		peer_msg_free(&m);
+	assert_true(ret == 0 || ret == -EPIPE || ret == -ECONNRESET);
 	assert_ret(peer_recv_rc(&p, 600, UVFIO_CMD_REGION_WRITE, &m), 0);
 	peer_msg_free(&m);
 	next = 2000;
