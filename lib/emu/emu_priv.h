@@ -94,7 +94,6 @@ struct emu_vec {
 
 struct emu_irq {
 	uint32_t count;         /* vectors offered; 0 = absent */
-	bool active;            /* the client enabled this index */
 	struct emu_vec *vec;    /* count entries (MSI-X: allocated at setup) */
 };
 

@@ -533,7 +533,6 @@ static void disable_index(struct uvfio_emu *emu, uint32_t index)
 		else if (index == INTX)
 			set_status_intx(emu, false);
 	}
-	irq->active = false;
 }
 
 /* Give vectors [start, start + nfds) the received fds (taken from @fds). */
@@ -588,7 +587,6 @@ static int set_intx(struct uvfio_emu *emu, const struct uvfio_irq_set *s, struct
 		bind_fds(emu, INTX, 0, req->fds, 1);
 		if (emu->irqs.active_type != INTX) {
 			emu->irqs.active_type = INTX;
-			emu->irqs.idx[INTX].active = true;
 			v->masked = v->pending = false;
 		}
 		return 0;
@@ -649,7 +647,6 @@ static int set_msi(struct uvfio_emu *emu, uint32_t index, const struct uvfio_irq
 			return -EINVAL;
 		if (!active) {
 			emu->irqs.active_type = (int)index;
-			emu->irqs.idx[index].active = true;
 			if (index == MSI)
 				msi_set_enable(emu, true, s->start + s->count);
 			else

@@ -315,41 +315,38 @@ static bool in_mmap_area(const struct emu_region *reg, uint64_t off, uint32_t le
 	return false;
 }
 
-static int access_piece(struct uvfio_emu *emu, uint32_t index, struct emu_region *reg,
-			uint64_t off, uint8_t *buf, uint32_t len, bool write)
-{
-	uint32_t chunk;
+enum route { TO_MSIX, TO_MEM, TO_OPS };
 
-	if (uvfio__emu_msix_hit(emu, index, off, len, &chunk))
-		return uvfio__emu_msix_access(emu, index, off, buf, chunk, write);
-	if (reg->mem && in_mmap_area(reg, off, chunk, &chunk))
-		goto mem;
-	if (reg->ops) {
-		if (write)
-			return reg->ops->write ? reg->ops->write(emu->priv, index, off, buf, chunk)
-					       : -EINVAL;
-		return reg->ops->read ? reg->ops->read(emu->priv, index, off, buf, chunk) : -EINVAL;
-	}
-	if (!reg->mem)
-		return -EINVAL;
-mem:
-	if (write)
-		memcpy(reg->mem + off, buf, chunk);
-	else
-		memcpy(buf, reg->mem + off, chunk);
-	return 0;
+/* Where the piece of an access starting at @off goes, and how long it is. */
+static enum route route(const struct uvfio_emu *emu, uint32_t index,
+			const struct emu_region *reg, uint64_t off, uint32_t len, uint32_t *n)
+{
+	if (uvfio__emu_msix_hit(emu, index, off, len, n))
+		return TO_MSIX;
+	if (reg->mem && in_mmap_area(reg, off, *n, n))
+		return TO_MEM;
+	return reg->ops || !reg->mem ? TO_OPS : TO_MEM;
 }
 
-/* How many bytes the next piece of an access may cover. */
-static uint32_t piece_len(struct uvfio_emu *emu, uint32_t index, struct emu_region *reg,
-			  uint64_t off, uint32_t len)
+static int access_piece(struct uvfio_emu *emu, uint32_t index, struct emu_region *reg,
+			uint64_t off, uint8_t *buf, uint32_t n, enum route to, bool write)
 {
-	uint32_t chunk = len;
-
-	uvfio__emu_msix_hit(emu, index, off, len, &chunk);
-	if (reg->mem && reg->nr_areas)
-		in_mmap_area(reg, off, chunk, &chunk);
-	return chunk ? chunk : len;
+	switch (to) {
+	case TO_MSIX:
+		return uvfio__emu_msix_access(emu, index, off, buf, n, write);
+	case TO_OPS:
+		if (!reg->ops)
+			return -EINVAL;
+		if (write)
+			return reg->ops->write ? reg->ops->write(emu->priv, index, off, buf, n) : -EINVAL;
+		return reg->ops->read ? reg->ops->read(emu->priv, index, off, buf, n) : -EINVAL;
+	default:
+		if (write)
+			memcpy(reg->mem + off, buf, n);
+		else
+			memcpy(buf, reg->mem + off, n);
+		return 0;
+	}
 }
 
 int uvfio__emu_region_access(struct uvfio_emu *emu, uint32_t index, uint64_t off, void *buf,
@@ -375,8 +372,9 @@ int uvfio__emu_region_access(struct uvfio_emu *emu, uint32_t index, uint64_t off
 			return -EIO;
 	}
 	while (len) {
-		uint32_t n = piece_len(emu, index, reg, off, len);
-		int ret = access_piece(emu, index, reg, off, b, n, write);
+		uint32_t n;
+		enum route to = route(emu, index, reg, off, len, &n);
+		int ret = access_piece(emu, index, reg, off, b, n, to, write);
 
 		if (ret)
 			return ret;
