@@ -1231,7 +1231,44 @@ static void test_lookup_many(void **state)
 	uvfio__dmat_destroy(t);
 }
 
-UVFIO_TEST_MAIN(UVFIO_TEST(test_create_destroy), UVFIO_TEST(test_lookup_many), UVFIO_TEST(test_overlap_shapes),
+/*
+ * The same over an uneven layout (random sizes and gaps), where guessing
+ * an entry's slot from even spacing is often wrong, and addresses in gaps
+ * often guess the entry after the gap.
+ */
+static void test_lookup_many_uneven(void **state)
+{
+	struct uvfio__dma_table *t = new_table(100000);
+	uint64_t a[32], top = 0;
+	struct uvfio__dma_range got[32], one;
+
+	rng_state = 11;
+	for (unsigned i = 0; i < 30000; i++) {
+		top += rnd_below(8) * P;
+		assert_ret(uvfio__dmat_map(t, top, (1 + rnd_below(16)) * P, R, &(int){ -1 }, 0), 0);
+		assert_ret(uvfio__dmat_lookup(t, top, &one), 0);
+		top += one.size;
+	}
+	for (unsigned round = 0; round < 20000; round++) {
+		size_t n = 1 + rnd_below(32), want = n, ret;
+
+		for (size_t i = 0; i < n; i++)
+			a[i] = rnd_below(top + 64 * P);
+		ret = uvfio__dmat_lookup_many(t, a, n, got);
+		for (size_t i = 0; i < n && want == n; i++)
+			if (uvfio__dmat_lookup(t, a[i], &one))
+				want = i;
+		assert_int_equal(ret, want);
+		for (size_t i = 0; i < ret; i++) {
+			assert_ret(uvfio__dmat_lookup(t, a[i], &one), 0);
+			assert_memory_equal(&got[i], &one, sizeof(one));
+		}
+	}
+	uvfio__dmat_destroy(t);
+}
+
+UVFIO_TEST_MAIN(UVFIO_TEST(test_create_destroy), UVFIO_TEST(test_lookup_many),
+		UVFIO_TEST(test_lookup_many_uneven), UVFIO_TEST(test_overlap_shapes),
 		UVFIO_TEST(test_overlap_across_leaves), UVFIO_TEST(test_unmap_exact),
 		UVFIO_TEST(test_unmap_all), UVFIO_TEST(test_invalid_args),
 		UVFIO_TEST(test_max_maps), UVFIO_TEST(test_fd_aliases_file),
