@@ -30,13 +30,16 @@ struct dma_dev {
 	uint32_t xfers;
 	uint64_t bytes;
 	uint32_t scratch;
+	uint64_t cmpl;     /* completion record address, 0 = none */
+	bool start;        /* START seen in the write being applied */
 	uint8_t *bounce; /* for memory mapped without an fd */
 };
 
 static void regs_reset(struct dma_dev *d)
 {
 	d->ctrl = d->status = d->vector = d->xfers = d->scratch = 0;
-	d->src = d->dst = d->len = d->err_addr = d->bytes = 0;
+	d->src = d->dst = d->len = d->err_addr = d->bytes = d->cmpl = 0;
+	d->start = false;
 }
 
 static uint32_t lo(uint64_t v)
@@ -69,6 +72,8 @@ static uint32_t reg_read(struct dma_dev *d, uint32_t off)
 	case DMA_REG_BYTES_LO: return lo(d->bytes);
 	case DMA_REG_BYTES_HI: return hi(d->bytes);
 	case DMA_REG_SCRATCH: return d->scratch;
+	case DMA_REG_CMPL_LO: return lo(d->cmpl);
+	case DMA_REG_CMPL_HI: return hi(d->cmpl);
 	default: return 0;
 	}
 }
@@ -147,6 +152,8 @@ static uint32_t error_code(int err, bool src_side)
 
 static void finish(struct dma_dev *d, uint32_t code, uint64_t addr)
 {
+	uint8_t rec[DMA_CMPL_SIZE];
+
 	d->status &= ~(DMA_STATUS_BUSY | DMA_STATUS_CODE_MASK);
 	d->status |= DMA_STATUS_DONE;
 	if (code) {
@@ -154,6 +161,18 @@ static void finish(struct dma_dev *d, uint32_t code, uint64_t addr)
 		d->err_addr = addr;
 	}
 	d->xfers++;
+	/* The record lands before the interrupt, as a completion queue entry would. */
+	if (d->cmpl) {
+		uint64_t ea = code ? addr : 0;
+
+		for (int i = 0; i < 4; i++) {
+			rec[DMA_CMPL_STATUS + i] = (uint8_t)(d->status >> (8 * i));
+			rec[DMA_CMPL_XFERS + i] = (uint8_t)(d->xfers >> (8 * i));
+		}
+		for (int i = 0; i < 8; i++)
+			rec[DMA_CMPL_ERR + i] = (uint8_t)(ea >> (8 * i));
+		uvfio_emu_dma_write(d->emu, d->cmpl, rec, sizeof(rec));
+	}
 	if (d->ctrl & DMA_CTRL_IRQ)
 		uvfio_emu_irq_raise(d->emu, d->vector);
 }
@@ -205,7 +224,7 @@ static void reg_write(struct dma_dev *d, uint32_t off, uint32_t v)
 		}
 		d->ctrl = v & DMA_CTRL_IRQ;
 		if (v & DMA_CTRL_START)
-			run_transfer(d);
+			d->start = true; /* acts when the whole write is in */
 		break;
 	case DMA_REG_STATUS:
 		d->status &= ~(v & (DMA_STATUS_DONE | DMA_STATUS_ERROR));
@@ -220,6 +239,8 @@ static void reg_write(struct dma_dev *d, uint32_t off, uint32_t v)
 	case DMA_REG_LEN_HI: set_hi(&d->len, v); break;
 	case DMA_REG_IRQ_VECTOR: d->vector = v; break;
 	case DMA_REG_SCRATCH: d->scratch = v; break;
+	case DMA_REG_CMPL_LO: set_lo(&d->cmpl, v); break;
+	case DMA_REG_CMPL_HI: set_hi(&d->cmpl, v); break;
 	default: break; /* read-only or unused: ignored, as hardware does */
 	}
 }
@@ -247,6 +268,10 @@ static int regs_access(struct dma_dev *d, uint64_t off, uint8_t *buf, uint32_t l
 		off += n;
 		buf += n;
 		len -= n;
+	}
+	if (write && d->start) {
+		d->start = false;
+		run_transfer(d);
 	}
 	return 0;
 }

@@ -50,11 +50,27 @@
 #define DMA_REG_BYTES_LO   0x38 /* RO: bytes copied since reset */
 #define DMA_REG_BYTES_HI   0x3c
 #define DMA_REG_SCRATCH    0x40 /* RW: no effect; for tests */
-#define DMA_REGS_USED      0x44
+#define DMA_REG_CMPL_LO    0x44 /* RW: bus address of the completion record, 0 = none */
+#define DMA_REG_CMPL_HI    0x48
+#define DMA_REGS_USED      0x4c
+
+/*
+ * The completion record the engine writes (if CMPL is set) at the end of
+ * every transfer, before it raises the interrupt: 16 bytes, little-endian.
+ */
+#define DMA_CMPL_STATUS 0 /* u32: STATUS as it is after the transfer */
+#define DMA_CMPL_XFERS  4 /* u32: XFERS after the transfer (a sequence number) */
+#define DMA_CMPL_ERR    8 /* u64: ERR (faulting bus address), 0 without error */
+#define DMA_CMPL_SIZE   16
 
 #define DMA_ID_MAGIC    0x4d445655u /* "UVDM" */
 #define DMA_VERSION     0x00010000u
 
+/*
+ * START acts once the whole register write that sets it has been applied,
+ * so one burst write of CTRL..LEN (0x08-0x27) can acknowledge STATUS,
+ * program the transfer and start it.
+ */
 #define DMA_CTRL_START  (1u << 0)  /* write 1: copy LEN bytes from SRC to DST; reads 0 */
 #define DMA_CTRL_IRQ    (1u << 1)  /* raise IRQ_VECTOR when a transfer ends */
 #define DMA_CTRL_RESET  (1u << 31) /* write 1: reset the engine's registers; reads 0 */

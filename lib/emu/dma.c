@@ -14,7 +14,7 @@
  */
 #include <stdlib.h>
 
-#include "btree.h"
+#include "util/btree.h"
 
 #include "emu_priv.h"
 

@@ -22,7 +22,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "emu/btree.h"
+#include "util/btree.h"
 #include "emu/dmatable.h"
 #include "util/util.h"
 

@@ -655,8 +655,9 @@ static int set_msi(struct uvfio_emu *emu, uint32_t index, const struct uvfio_irq
 		bind_fds(emu, index, s->start, req->fds, req->nfds);
 		return 0;
 	}
+	/* Loopback: only on the enabled index, as the kernel. */
 	if (!active)
-		return 0;
+		return -EINVAL;
 	for (uint32_t i = 0; i < s->count; i++)
 		if (selected(s, i))
 			signal_efd(vec(emu, index, s->start + i)->efd);

@@ -69,20 +69,30 @@ static void server_main(int fd, const struct peer_server_opts *o)
 		.reply_timeout_ms = o ? o->reply_timeout_ms : 0,
 	};
 	int before[256], after[256], nb, na, ret;
-	struct dma_dev *dev;
+	struct dma_dev *dev = NULL;
+	struct uvfio_emu *emu;
 
-	if (dma_dev_create(&eo, &dev))
-		_exit(SERVER_FAIL_EXIT);
+	if (o && o->model) {
+		if (o->model(&eo, &emu))
+			_exit(SERVER_FAIL_EXIT);
+	} else {
+		if (dma_dev_create(&eo, &dev))
+			_exit(SERVER_FAIL_EXIT);
+		emu = dma_dev_emu(dev);
+	}
 	nb = fd_list(before, 256);
 	do {
-		ret = uvfio_emu_run(dma_dev_emu(dev));
+		ret = uvfio_emu_run(emu);
 	} while (ret == 0 || ret == -EINTR);
 	na = fd_list(after, 256);
 	/* The connection's fd was open before and must be closed now. */
 	for (int i = 0; i < nb; i++)
 		if (before[i] == fd)
 			before[i] = before[--nb];
-	dma_dev_destroy(dev);
+	if (dev)
+		dma_dev_destroy(dev);
+	else
+		uvfio_emu_destroy(emu);
 	if (ret != -ENOTCONN)
 		exit(SERVER_FAIL_EXIT);
 	if (!same_fds(before, nb, after, na)) {

@@ -5,8 +5,8 @@
  * the server is tested against an independent implementation, and it can
  * send anything: truncated headers, lies about sizes, stray fds.
  *
- * peer_start() forks a server child running the "dma" device model on one
- * end of a socketpair. The child checks at exit that every fd it opened
+ * peer_start() forks a server child running the "dma" device model (or a
+ * test's own, peer_server_opts.model) on one end of a socketpair. The child checks at exit that every fd it opened
  * during the session is closed again and exits non-zero otherwise (and
  * LeakSanitizer adds leak checks in sanitizer builds); peer_stop() returns
  * that verdict.
@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "dma/dma_regs.h"
+#include "uvfio/emu.h"
 #include "uvfio/proto.h"
 
 #define PEER_MAX_FDS      16 /* fds kept per received message */
@@ -47,6 +48,11 @@ struct peer_server_opts {
 	uint64_t max_dma_maps;       /* 0: default */
 	uint32_t reply_timeout_ms;   /* 0: default */
 	int log_level;
+	/*
+	 * Another device model instead of "dma": build and realize a context
+	 * on @eo (in the server child); the server runs and destroys it.
+	 */
+	int (*model)(const struct uvfio_emu_opts *eo, struct uvfio_emu **out);
 };
 
 /* Fork a dma-device server on a socketpair. Return 0 or -errno. */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -512,6 +513,66 @@ static struct msgmem *msgmem_new(enum peer_dma_reply mode)
 	return mm;
 }
 
+/*
+ * The completion record lands in memory with STATUS, XFERS and ERR; one
+ * burst write of CTRL..LEN_HI programs and starts a transfer (START acts
+ * after the whole write); an unwritable record leaves the transfer's
+ * outcome alone.
+ */
+static void test_completion_record(void **state)
+{
+	const uint64_t rec = GUEST + 0xf0000;
+	struct uvfio_region_access a = { .offset = DMA_REG_CTRL, .region = DMA_BAR_REGS,
+					 .count = 0x20 };
+	uint8_t req[16 + 0x20], *r;
+	struct peer_memfd g;
+	struct peer_msg m;
+	struct peer p;
+
+	guest_new(&g, MB);
+	r = g.mem + (rec - GUEST);
+	start(&p, NULL, NULL);
+	assert_ret(peer_dma_map(&p, GUEST, MB, RW, g.fd, 0), 0);
+	peer_reg_wr(&p, DMA_REG_CMPL_LO, (uint32_t)rec);
+	peer_reg_wr(&p, DMA_REG_CMPL_HI, (uint32_t)(rec >> 32));
+	assert_int_equal(peer_reg_rd(&p, DMA_REG_CMPL_LO), (uint32_t)rec);
+	memset(r, 0xee, DMA_CMPL_SIZE);
+	assert_int_equal(peer_copy(&p, NULL, GUEST, GUEST + 0x1000, 64, 0), DMA_STATUS_DONE);
+	assert_int_equal(get_le32(r + DMA_CMPL_STATUS), DMA_STATUS_DONE);
+	assert_int_equal(get_le32(r + DMA_CMPL_XFERS), 1);
+	assert_int_equal(get_le64(r + DMA_CMPL_ERR), 0);
+	/* A fault: code and address in the record too. */
+	peer_reg_wr(&p, DMA_REG_STATUS, DMA_STATUS_DONE);
+	assert_int_equal(peer_dma_code(peer_copy(&p, NULL, 0x40000000, GUEST, 64, 0)),
+			 DMA_ERR_SRC_FAULT);
+	assert_int_equal(peer_dma_code(get_le32(r + DMA_CMPL_STATUS)), DMA_ERR_SRC_FAULT);
+	assert_int_equal(get_le32(r + DMA_CMPL_XFERS), 2);
+	assert_int_equal(get_le64(r + DMA_CMPL_ERR), 0x40000000);
+	/* One write: CTRL = START, STATUS W1C, SRC, DST, LEN (START goes last). */
+	memset(req + 16, 0, 0x20);
+	put_le32(req + 16 + 0x00, DMA_CTRL_START);
+	put_le32(req + 16 + 0x04, DMA_STATUS_DONE | DMA_STATUS_ERROR);
+	put_le64(req + 16 + 0x08, GUEST + 0x2000);
+	put_le64(req + 16 + 0x10, GUEST + 0x3000);
+	put_le64(req + 16 + 0x18, 0x800);
+	a.data = req + 16;
+	uvfio_proto_region_access_encode(req, sizeof(req), true, &a);
+	assert_ret(peer_call_rc(&p, UVFIO_CMD_REGION_WRITE, req, sizeof(req), NULL, 0, &m), 0);
+	peer_msg_free(&m);
+	assert_int_equal(peer_reg_rd(&p, DMA_REG_STATUS), DMA_STATUS_DONE);
+	assert_memory_equal(g.mem + 0x2000, g.mem + 0x3000, 0x800);
+	assert_int_equal(get_le32(r + DMA_CMPL_STATUS), DMA_STATUS_DONE);
+	assert_int_equal(get_le32(r + DMA_CMPL_XFERS), 3);
+	/* A record address that isn't mapped: dropped, the copy still succeeds. */
+	peer_reg_wr(&p, DMA_REG_CMPL_LO, 0x50000000);
+	peer_reg_wr(&p, DMA_REG_STATUS, DMA_STATUS_DONE);
+	assert_int_equal(peer_copy(&p, NULL, GUEST, GUEST + 0x4000, 64, 0), DMA_STATUS_DONE);
+	assert_int_equal(get_le32(r + DMA_CMPL_XFERS), 3);
+	stop(&p);
+	peer_memfd_free(&g);
+}
+
+
 /* Device reads client memory through DMA_READ requests. */
 static void test_msg_dma_read(void **state)
 {
@@ -872,50 +933,124 @@ static void test_msg_dma_pipeline_limit(void **state)
 }
 
 /*
- * One REGION_WRITE that starts a copy from memory mapped without an fd and
- * then goes on to another register: while the model copies, the server
- * receives 1 MiB DMA_READ replies on the same connection (its receive
- * buffer has to grow), and afterwards the model still reads the rest of
- * the write's payload. That payload must not have moved (ASan catches a
- * use-after-free otherwise); the second register write must land.
+ * A model for the nested-receive case: a BAR0 write at 0 makes it read
+ * HELD_DMA bytes of message-based memory (DMA_READs the client answers on
+ * the same connection, so the server's receive buffer has to grow) and
+ * only then look at the rest of the write's payload. That payload must not
+ * have moved meanwhile: ASan reports a use-after-free otherwise, and
+ * without ASan the bytes would no longer match. BAR0 reads give the
+ * verdict: [0] the DMA's result, [4] payload intact, [8] FNV-1a of the
+ * bytes read.
  */
+#define HELD_DMA     (4 * MB)
+#define HELD_PAYLOAD 256
+
+static struct {
+	struct uvfio_emu *emu;
+	uint32_t regs[3];
+} held;
+
+static uint8_t held_byte(size_t i)
+{
+	return (uint8_t)(i * 13 + 5);
+}
+
+static uint32_t fnv1a(const uint8_t *b, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static int held_write(void *priv, uint32_t index, uint64_t off, const void *buf, uint32_t len)
+{
+	const uint8_t *p = buf;
+	uint8_t *data;
+	bool intact = len == HELD_PAYLOAD;
+	int ret;
+
+	(void)priv;
+	(void)index;
+	if (off != 0)
+		return -EINVAL;
+	data = malloc(HELD_DMA);
+	if (!data)
+		return -ENOMEM;
+	ret = uvfio_emu_dma_read(held.emu, MSGMEM, data, HELD_DMA);
+	for (uint32_t i = 0; i < len && intact; i++)
+		intact = p[i] == held_byte(i);
+	held.regs[0] = (uint32_t)ret;
+	held.regs[1] = intact;
+	held.regs[2] = fnv1a(data, HELD_DMA);
+	free(data);
+	return 0;
+}
+
+static int held_read(void *priv, uint32_t index, uint64_t off, void *buf, uint32_t len)
+{
+	(void)priv;
+	(void)index;
+	if (off + len > sizeof(held.regs))
+		return -EINVAL;
+	memcpy(buf, (uint8_t *)held.regs + off, len);
+	return 0;
+}
+
+static int held_model(const struct uvfio_emu_opts *eo, struct uvfio_emu **out)
+{
+	static const struct uvfio_emu_region_ops ops = { .read = held_read, .write = held_write };
+	struct uvfio_emu_pci_id id = { .argsz = sizeof(id), .vendor_id = 0x1b36,
+				       .device_id = 0x0005, .class_code = 0xff0000 };
+	struct uvfio_emu_region r = { .argsz = sizeof(r), .size = 4096, .ops = &ops,
+				      .flags = UVFIO_EMU_REGION_READ | UVFIO_EMU_REGION_WRITE };
+	int ret;
+
+	ret = uvfio_emu_create(eo, &held.emu);
+	if (!ret)
+		ret = uvfio_emu_setup_pci(held.emu, &id);
+	if (!ret)
+		ret = uvfio_emu_setup_region(held.emu, 0, &r);
+	if (!ret)
+		ret = uvfio_emu_realize(held.emu);
+	if (ret) {
+		uvfio_emu_destroy(held.emu);
+		return ret;
+	}
+	*out = held.emu;
+	return 0;
+}
+
 static void test_msg_dma_held_payload(void **state)
 {
-	size_t size = 4 * MB;
-	struct peer_dma_mem mem = { .iova = MSGMEM, .size = size, .fd = -1 };
-	struct peer_memfd g;
+	struct peer_server_opts o = { .model = held_model };
+	struct peer_dma_mem mem = { .iova = MSGMEM, .size = HELD_DMA, .fd = -1 };
+	uint8_t req[16 + HELD_PAYLOAD], data[HELD_PAYLOAD];
+	struct uvfio_region_access a = { .region = 0, .count = HELD_PAYLOAD, .data = data };
+	uint32_t regs[3];
 	struct peer_msg m;
-	uint8_t req[16 + 8];
-	uint32_t regs[2] = { DMA_CTRL_START, DMA_STATUS_DONE };
-	struct uvfio_region_access a = { .offset = DMA_REG_CTRL, .region = DMA_BAR_REGS,
-					 .count = 8, .data = regs };
 	struct peer p;
 
-	mem.buf = malloc(size);
+	mem.buf = malloc(HELD_DMA);
 	assert_non_null(mem.buf);
-	for (size_t i = 0; i < size; i++)
+	for (size_t i = 0; i < HELD_DMA; i++)
 		mem.buf[i] = (uint8_t)(i * 7 + (i >> 16));
-	guest_new(&g, 4 * MB);
-	start(&p, NULL, NULL);
-	assert_ret(peer_dma_map(&p, MSGMEM, size, RD, -1, 0), 0);
-	assert_ret(peer_dma_map(&p, GUEST, 4 * MB, RW, g.fd, 0), 0);
-	peer_command(&p, UVFIO_PCI_COMMAND_MEMORY | UVFIO_PCI_COMMAND_MASTER);
-	peer_reg_wr(&p, DMA_REG_SRC_LO, (uint32_t)MSGMEM);
-	peer_reg_wr(&p, DMA_REG_SRC_HI, (uint32_t)(MSGMEM >> 32));
-	peer_reg_wr(&p, DMA_REG_DST_LO, (uint32_t)GUEST);
-	peer_reg_wr(&p, DMA_REG_DST_HI, (uint32_t)(GUEST >> 32));
-	peer_reg_wr(&p, DMA_REG_LEN_LO, (uint32_t)size);
+	for (size_t i = 0; i < HELD_PAYLOAD; i++)
+		data[i] = held_byte(i);
+	start(&p, &o, NULL);
+	assert_ret(peer_dma_map(&p, MSGMEM, HELD_DMA, RD, -1, 0), 0);
 	uvfio_proto_region_access_encode(req, sizeof(req), true, &a);
 	assert_ret(peer_call_dma(&p, &mem, UVFIO_CMD_REGION_WRITE, req, sizeof(req), &m), 0);
 	peer_msg_free(&m);
-	assert_int_equal(mem.reads, 4);
+	/* Message-sized reads (1 MiB each), all served on the main socket. */
+	assert_int_equal(mem.reads, HELD_DMA / MB);
 	assert_int_equal(mem.bad, 0);
-	assert_memory_equal(g.mem, mem.buf, size);
-	/* The second dword (W1C of DONE) was applied after the copy. */
-	assert_int_equal(peer_reg_rd(&p, DMA_REG_STATUS), 0);
-	assert_int_equal(peer_reg_rd(&p, DMA_REG_XFERS), 1);
+	assert_ret(peer_region_read(&p, 0, 0, regs, sizeof(regs)), 0);
+	assert_int_equal(regs[0], 0);
+	assert_int_equal(regs[1], 1);
+	assert_int_equal(regs[2], fnv1a(mem.buf, HELD_DMA));
 	stop(&p);
-	peer_memfd_free(&g);
 	free(mem.buf);
 }
 
@@ -925,7 +1060,8 @@ UVFIO_TEST_MAIN(UVFIO_TEST(test_map_and_copy), UVFIO_TEST(test_map_arguments),
 		UVFIO_TEST(test_map_two_fds), UVFIO_TEST(test_map_fd_accounting),
 		UVFIO_TEST(test_unmap), UVFIO_TEST(test_unmap_flags),
 		UVFIO_TEST(test_unmap_all), UVFIO_TEST(test_max_dma_maps),
-		UVFIO_TEST(test_copy_faults), UVFIO_TEST(test_msg_dma_read),
+		UVFIO_TEST(test_copy_faults), UVFIO_TEST(test_completion_record),
+		UVFIO_TEST(test_msg_dma_read),
 		UVFIO_TEST(test_msg_dma_write_header_only), UVFIO_TEST(test_msg_dma_write_echo),
 		UVFIO_TEST(test_msg_dma_both), UVFIO_TEST(test_msg_dma_chunks),
 		UVFIO_TEST(test_msg_dma_error_reply), UVFIO_TEST(test_msg_dma_timeout),

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "../common/test.h"
-#include "emu/btree.h"
+#include "util/btree.h"
 #include "emu/dmatable.h"
 #include "util/util.h"
 

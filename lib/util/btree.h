@@ -22,8 +22,8 @@
  * Nothing is allocated once an insertion has been prepared, so the caller can
  * acquire other resources in between and never has to undo a half insert.
  */
-#ifndef UVFIO_EMU_BTREE_H
-#define UVFIO_EMU_BTREE_H
+#ifndef UVFIO_UTIL_BTREE_H
+#define UVFIO_UTIL_BTREE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -250,4 +250,4 @@ int uvfio__bt_foreach(const struct uvfio__btree *bt,
 /* Check every structural invariant; 0 or -EUCLEAN. For tests. */
 int uvfio__bt_check(const struct uvfio__btree *bt);
 
-#endif /* UVFIO_EMU_BTREE_H */
+#endif /* UVFIO_UTIL_BTREE_H */
