@@ -149,14 +149,19 @@ static void path_server_main(const char *path, int ready, const struct peer_serv
 	};
 	struct sigaction sa = { .sa_handler = path_on_term };
 	int before[256], after[256], nb, na, ret;
-	struct dma_dev *dev;
+	struct dma_dev *dev = NULL;
 	char ok = 1;
 
 	/* No SA_RESTART: a blocked wait returns EINTR and uvfio_emu_run() -EINTR. */
 	sigemptyset(&sa.sa_mask);
-	if (dma_dev_create(&eo, &dev))
-		_exit(SERVER_FAIL_EXIT);
-	path_emu = dma_dev_emu(dev);
+	if (o && o->model) {
+		if (o->model(&eo, &path_emu))
+			_exit(SERVER_FAIL_EXIT);
+	} else {
+		if (dma_dev_create(&eo, &dev))
+			_exit(SERVER_FAIL_EXIT);
+		path_emu = dma_dev_emu(dev);
+	}
 	if (sigaction(SIGTERM, &sa, NULL) || write(ready, &ok, 1) != 1)
 		_exit(SERVER_FAIL_EXIT);
 	close(ready);
@@ -169,7 +174,10 @@ static void path_server_main(const char *path, int ready, const struct peer_serv
 			break;
 	}
 	na = fd_list(after, 256);
-	dma_dev_destroy(dev);
+	if (dev)
+		dma_dev_destroy(dev);
+	else
+		uvfio_emu_destroy(path_emu);
 	if (!same_fds(before, nb, after, na)) {
 		fprintf(stderr, "server: %d fds open after the sessions, %d before\n", na, nb);
 		exit(SERVER_FD_LEAK_EXIT);
