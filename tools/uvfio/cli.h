@@ -4,5 +4,7 @@
 #define UVFIO_TOOLS_CLI_H
 
 int cmd_serve(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
 
 #endif /* UVFIO_TOOLS_CLI_H */

@@ -18,6 +18,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "serve", cmd_serve, "serve a built-in device model over vfio-user" },
+	{ "info", cmd_info, "show a device's regions, IRQs and decoded config space" },
+	{ "ls", cmd_ls, "list PCI devices and IOMMU groups, and whether VFIO can use them" },
 };
 
 static void usage(FILE *f)
