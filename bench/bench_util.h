@@ -94,6 +94,63 @@ static inline pid_t bench_server(int cpu, int *client_fd, uint64_t max_dma_maps)
 	return pid;
 }
 
+/*
+ * Fork a dma-device server pinned to @cpu listening on a fresh socket path
+ * (written to @path); it serves clients one after another until SIGTERM.
+ */
+static volatile sig_atomic_t bench_stop_flag;
+static struct uvfio_emu *bench_emu;
+
+static void bench_on_term(int sig)
+{
+	(void)sig;
+	bench_stop_flag = 1;
+	if (bench_emu)
+		uvfio_emu_interrupt(bench_emu);
+}
+
+static inline pid_t bench_path_server(int cpu, char *path, size_t len)
+{
+	char dir[] = "/tmp/uvfio-bench-XXXXXX";
+	pid_t pid;
+
+	if (!mkdtemp(dir))
+		bench_die("mkdtemp", errno);
+	snprintf(path, len, "%s/dma.sock", dir);
+	pid = fork();
+	if (pid < 0)
+		bench_die("fork", errno);
+	if (pid == 0) {
+		struct sigaction sa = { .sa_handler = bench_on_term };
+		struct uvfio_emu_opts o = { .argsz = sizeof(o), .socket_path = path };
+		struct dma_dev *d;
+
+		sigaction(SIGTERM, &sa, NULL);
+		bench_pin(cpu);
+		if (dma_dev_create(&o, &d))
+			_exit(1);
+		bench_emu = dma_dev_emu(d);
+		while (!bench_stop_flag)
+			uvfio_emu_run(bench_emu);
+		dma_dev_destroy(d);
+		_exit(0);
+	}
+	for (int i = 0; i < 200 && access(path, F_OK); i++)
+		usleep(10000);
+	return pid;
+}
+
+static inline void bench_path_stop(pid_t pid, const char *path)
+{
+	char dir[256];
+
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	rmdir(dir);
+}
+
 struct bench_client {
 	struct uvfio__conn *conn;
 	uint16_t id;

@@ -12,3 +12,9 @@ echo
 "$B/bench/bench_dma_map"
 echo
 "$B/bench/bench_dmatable"
+echo
+"$B/bench/bench_irq"
+echo
+"$B/bench/bench_dma_copy"
+echo
+"$B/bench/bench_bar"

@@ -183,12 +183,17 @@ int uvfio_dma_alloc(struct uvfio_container *c, uint64_t size, uint32_t prot,
 		if (p->prot == prot && !pool_take(p, len, &off))
 			break;
 	if (!p) {
-		ret = pool_new(c, len, prot, &p);
+		struct uvfio__pool *np = NULL;
+
+		ret = pool_new(c, len, prot, &np);
+		if (!ret && !np)
+			ret = -ENOMEM;
 		if (ret)
 			goto out;
-		ret = pool_take(p, len, &off);
+		ret = pool_take(np, len, &off);
 		if (ret)
 			goto out;
+		p = np;
 	}
 	memset(p->vaddr + off, 0, len);
 	buf->vaddr = p->vaddr + off;
