@@ -134,8 +134,6 @@ int main(int argc, char **argv)
 		((uint64_t *)src.vaddr)[i] = i * 0x9e3779b97f4a7c15ull;
 
 	ret = copy_all(d, &dst, &src, total, chunk, &t1);
-	if (!ret)
-		ret = copy_all(d, &dst, &src, total, chunk, &t2);
 	if (ret)
 		goto out;
 	if (memcmp(src.vaddr, dst.vaddr, total)) {
@@ -143,18 +141,30 @@ int main(int argc, char **argv)
 		ret = -EIO;
 		goto out;
 	}
-	tm = now();
-	memcpy(dst.vaddr, src.vaddr, total);
-	tm = now() - tm;
-	tm = now();
-	memcpy(dst.vaddr, src.vaddr, total);
-	tm = now() - tm;
+	/* Best of three for both, in the same chunks: this machine may be busy. */
+	t2 = tm = 1e9;
+	for (int pass = 0; pass < 3 && !ret; pass++) {
+		double t;
+
+		ret = copy_all(d, &dst, &src, total, chunk, &t);
+		t2 = t < t2 ? t : t2;
+		t = now();
+		for (uint64_t off = 0; off < total; off += chunk)
+			memcpy((uint8_t *)dst.vaddr + off, (uint8_t *)src.vaddr + off,
+			       total - off < chunk ? total - off : chunk);
+		t = now() - t;
+		tm = t < tm ? t : tm;
+	}
+	if (ret)
+		goto out;
 	printf("device: copied %llu MiB in %llu-KiB chunks, one completion interrupt each; verified\n",
 	       (unsigned long long)(total >> 20), (unsigned long long)(chunk >> 10));
 	printf("  first pass  %7.2f GB/s  (the server maps the buffers' pages as it goes)\n",
 	       (double)total / t1 / 1e9);
-	printf("  second pass %7.2f GB/s\n", (double)total / t2 / 1e9);
-	printf("  memcpy      %7.2f GB/s  (same buffers, this process): the device reached %.0f %%\n",
+	printf("  then        %7.2f GB/s  (best of three passes)\n", (double)total / t2 / 1e9);
+	printf("  memcpy      %7.2f GB/s  (same buffers and chunks, this process, best of three):\n"
+	       "              the device reached %.0f %% of it (bench/bench_dma_copy measures this\n"
+	       "              with both sides pinned; docs/perf.md has the figures)\n",
 	       (double)total / tm / 1e9, 100.0 * tm / t2);
 
 	ret = dmadrv_copy(d, dst.iova, 0x1000, 4096, 10000);
