@@ -175,6 +175,24 @@ static void assert_logged(const struct logcap *lc, const char *what)
 	}
 }
 
+/* Each test's world: the tree, the captured log, options pointing at both. */
+static struct tree t;
+static struct logcap lc;
+static struct uvfio_open_opts o;
+
+static void log_reset(void)
+{
+	lc.len = 0;
+	lc.buf[0] = '\0';
+}
+
+static void world_new(void)
+{
+	tree_new(&t);
+	log_reset();
+	o = opts_of(&t, &lc);
+}
+
 /* --- tests -------------------------------------------------------------------------- */
 
 static void test_group_without_devfs(void **state)
@@ -183,16 +201,12 @@ static void test_group_without_devfs(void **state)
 	struct uvfio_group_member m;
 	struct uvfio_container *c;
 	struct uvfio_group *g;
-	struct logcap lc = { .len = 0 };
-	struct tree t;
-	struct uvfio_open_opts o;
 	struct uvfio_iommu_info info = { .argsz = sizeof(info) };
 	static const char *const names[] = { BRIDGE, EDU, NVME };
 	static const char *const drivers[] = { "", "vfio-pci", "nvme" };
 
 	(void)state;
-	tree_new(&t);
-	o = opts_of(&t, &lc);
+	world_new();
 	/* Status and members work without owning the group: no /dev/vfio exists. */
 	assert_ret(uvfio_group_open("2", &o, &g), 0);
 	assert_ret(uvfio_group_status(g, &st), 0);
@@ -233,14 +247,10 @@ static void test_group_without_devfs(void **state)
 
 static void test_group_unknown(void **state)
 {
-	struct logcap lc = { .len = 0 };
 	struct uvfio_group *g = NULL;
-	struct uvfio_open_opts o;
-	struct tree t;
 
 	(void)state;
-	tree_new(&t);
-	o = opts_of(&t, &lc);
+	world_new();
 	assert_ret(uvfio_group_open("9", &o, &g), -ENOENT);
 	assert_null(g);
 	assert_logged(&lc, "no IOMMU group 9");
@@ -249,22 +259,17 @@ static void test_group_unknown(void **state)
 
 static void test_open_not_viable(void **state)
 {
-	struct logcap lc = { .len = 0 };
 	struct uvfio_device *d = NULL;
-	struct uvfio_open_opts o;
-	struct tree t;
 
 	(void)state;
-	tree_new(&t);
-	o = opts_of(&t, &lc);
+	world_new();
 	assert_ret(uvfio_device_open(EDU, &o, &d), -EPERM);
 	assert_null(d);
 	assert_logged(&lc, NVME);
 	assert_logged(&lc, "nvme");
 	assert_logged(&lc, "uvfio bind " NVME);
 	/* The short form of the address finds the same device. */
-	lc.len = 0;
-	lc.buf[0] = '\0';
+	log_reset();
 	assert_ret(uvfio_device_open("01:01.0", &o, &d), -EPERM);
 	assert_logged(&lc, NVME);
 	tree_free(&t);
@@ -274,15 +279,11 @@ static void test_open_node_missing(void **state)
 {
 	struct uvfio_group_status st = { .argsz = sizeof(st) };
 	struct uvfio_group_member before;
-	struct logcap lc = { .len = 0 };
 	struct uvfio_device *d = NULL;
 	struct uvfio_group *g;
-	struct uvfio_open_opts o;
-	struct tree t;
 
 	(void)state;
-	tree_new(&t);
-	o = opts_of(&t, &lc);
+	world_new();
 	assert_ret(uvfio_group_open("2", &o, &g), 0);
 	assert_ret(uvfio_group_device(g, 2, &before), 0);
 	assert_string_equal(before.driver, "nvme");
@@ -310,14 +311,10 @@ static void test_open_node_missing(void **state)
 
 static void test_open_unknown_address(void **state)
 {
-	struct logcap lc = { .len = 0 };
 	struct uvfio_device *d = NULL;
-	struct uvfio_open_opts o;
-	struct tree t;
 
 	(void)state;
-	tree_new(&t);
-	o = opts_of(&t, &lc);
+	world_new();
 	assert_ret(uvfio_device_open("0000:09:00.0", &o, &d), -ENOENT);
 	assert_null(d);
 	assert_logged(&lc, "0000:09:00.0");
@@ -326,15 +323,11 @@ static void test_open_unknown_address(void **state)
 
 static void test_open_no_iommu(void **state)
 {
-	struct logcap lc = { .len = 0 };
 	struct uvfio_device *d = NULL;
-	struct uvfio_open_opts o;
-	struct tree t;
 
 	(void)state;
-	tree_new(&t);
+	world_new();
 	add_dev(&t, "0000:00:05.0", -1, "vfio-pci");
-	o = opts_of(&t, &lc);
 	assert_ret(uvfio_device_open("0000:00:05.0", &o, &d), -ENODEV);
 	assert_null(d);
 	assert_logged(&lc, "0000:00:05.0");
@@ -344,19 +337,15 @@ static void test_open_no_iommu(void **state)
 
 static void test_cdev_name_resolves(void **state)
 {
-	struct logcap lc = { .len = 0 };
 	struct uvfio_device *d = NULL;
-	struct uvfio_open_opts o;
 	struct uvfio__opts io;
 	char bdf[16], p[PATH_MAX];
-	struct tree t;
 
 	(void)state;
-	tree_new(&t);
+	world_new();
 	snprintf(p, sizeof(p), "%s/class/vfio-dev/vfio7", t.sys);
 	mkdirs(p);
 	link_at("../../../devices/pci0000:00/" EDU, "%s/class/vfio-dev/vfio7/device", t.sys);
-	o = opts_of(&t, &lc);
 	assert_ret(uvfio__opts_copy(&o, &io), 0);
 	assert_ret(uvfio__sysfs_cdev_bdf(&io, "/dev/vfio/devices/vfio7", bdf), 0);
 	assert_string_equal(bdf, EDU);
@@ -379,16 +368,12 @@ static void test_cdev_name_resolves(void **state)
 
 static void test_cdev_usable(void **state)
 {
-	struct logcap lc = { .len = 0 };
 	struct uvfio_device *d = NULL;
-	struct uvfio_open_opts o;
 	struct uvfio__opts io;
 	char p[PATH_MAX];
-	struct tree t;
 
 	(void)state;
-	tree_new(&t);
-	o = opts_of(&t, &lc);
+	world_new();
 	assert_ret(uvfio__opts_copy(&o, &io), 0);
 	assert_false(uvfio__cdev_usable(&io, EDU));
 	snprintf(p, sizeof(p), "%s/devices/pci0000:00/%s/vfio-dev/vfio7", t.sys, EDU);
@@ -407,8 +392,7 @@ static void test_cdev_usable(void **state)
 	 * IOAS_ALLOC fails; everything opened on the way must be closed.
 	 */
 	bind_to(&t, NVME, "vfio-pci");
-	lc.len = 0;
-	lc.buf[0] = '\0';
+	log_reset();
 	assert_ret(uvfio_device_open(EDU, &o, &d), -ENOTTY);
 	assert_null(d);
 	assert_logged(&lc, "IOMMU_IOAS_ALLOC");
@@ -422,19 +406,15 @@ static void test_cdev_usable(void **state)
 
 static void test_group_node_not_vfio(void **state)
 {
-	struct logcap lc = { .len = 0 };
 	struct uvfio_device *d = NULL;
-	struct uvfio_open_opts o;
 	char p[PATH_MAX];
-	struct tree t;
 
 	(void)state;
-	tree_new(&t);
+	world_new();
 	bind_to(&t, NVME, "vfio-pci");
 	snprintf(p, sizeof(p), "%s/vfio", t.dev);
 	mkdirs(p);
 	touch("%s/vfio/2", t.dev);
-	o = opts_of(&t, &lc);
 	/* The node opens but is no VFIO group: GET_STATUS fails, the fd is closed. */
 	assert_ret(uvfio_device_open(EDU, &o, &d), -ENOTTY);
 	assert_null(d);
@@ -444,8 +424,7 @@ static void test_group_node_not_vfio(void **state)
 		/* Permissions: the message says which node and what to run. */
 		snprintf(p, sizeof(p), "%s/vfio/2", t.dev);
 		assert_ret(chmod(p, 0), 0);
-		lc.len = 0;
-		lc.buf[0] = '\0';
+		log_reset();
 		assert_ret(uvfio_device_open(EDU, &o, &d), -EACCES);
 		assert_logged(&lc, "chown");
 		assert_logged(&lc, p);
