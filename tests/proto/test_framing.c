@@ -581,11 +581,14 @@ static void test_slow_reader_dropped(void **state)
 	start(&p, &o);
 	peer_command(&p, UVFIO_PCI_COMMAND_MEMORY);
 	uvfio_proto_region_access_encode(b + 16, 16, false, &a);
-	for (int i = 0; i < N; i++) {
+	/* The server may hang up before we are done sending: a send can bounce. */
+	ret = 0;
+	for (int i = 0; i < N && !ret; i++) {
 		h.id = (uint16_t)(1000 + i);
 		uvfio_proto_hdr_encode(b, &h);
-		assert_ret(peer_send_raw(&p, b, sizeof(b), NULL, 0), 0);
+		ret = peer_send_raw(&p, b, sizeof(b), NULL, 0);
 	}
+	assert_true(ret == 0 || ret == -EPIPE || ret == -ECONNRESET);
 	/* Don't read until the server hung up (POLLIN alone doesn't wake this poll). */
 	pf.fd = p.fd;
 	assert_int_equal(poll(&pf, 1, 5000), 1);
