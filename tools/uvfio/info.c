@@ -233,6 +233,14 @@ static void show_irqs(struct info *in)
 		out_obj(o, NULL);
 		out_num(o, "index", "  %-2" PRIu64, i);
 		out_str(o, "name", " %-8s", name);
+		if (ret == -EINVAL && i == UVFIO_PCI_ERR_IRQ_INDEX &&
+		    (in->di.flags & UVFIO_DEVICE_FLAGS_PCI)) {
+			/* The kernel offers ERR only on PCI Express devices. */
+			out_num(o, "count", " %" PRIu64, 0);
+			out_text(o, " vectors (not offered: the device is not PCI Express)\n");
+			out_end(o);
+			continue;
+		}
 		if (ret) {
 			failed(in, name, ret);
 			out_end(o);

@@ -224,10 +224,13 @@ static void show_devices(struct ls *ls)
 	out_end(o);
 }
 
-static void show_member(struct out *o, const struct uvfio_group_member *m)
+/*
+ * @fix: the group's one command ("uvfio bind FIRST-BLOCKER"): bind takes
+ * the whole group, so the first blocker's command clears them all.
+ */
+static void show_member(struct out *o, const struct uvfio_group_member *m, const char *fix,
+			bool first)
 {
-	char fix[96];
-
 	out_obj(o, NULL);
 	out_str(o, "address", "    %-13s", m->name);
 	if (m->driver[0])
@@ -237,10 +240,12 @@ static void show_member(struct out *o, const struct uvfio_group_member *m)
 	out_text(o, "%s", m->driver[0] ? "" : " no driver");
 	out_jbool(o, "blocker", m->blocker);
 	if (m->blocker) {
-		snprintf(fix, sizeof(fix), "uvfio bind %s", m->name);
 		out_jstr(o, "fix", fix);
-		out_text(o, ": blocks the group (%s does DMA on its own); run '%s'", m->driver,
-			 fix);
+		out_text(o, ": blocks the group (%s does DMA on its own); ", m->driver);
+		if (first)
+			out_text(o, "run '%s'", fix);
+		else
+			out_text(o, "the same '%s' moves it too", fix);
 	}
 	out_text(o, "\n");
 	out_end(o);
@@ -287,7 +292,7 @@ static void show_group(struct ls *ls, long id)
 	struct uvfio_group_status st = { .argsz = sizeof(st) };
 	struct out *o = &ls->out;
 	struct uvfio_group *g;
-	char name[24];
+	char name[24], fix[96];
 	int ret;
 
 	out_obj(o, NULL);
@@ -305,6 +310,13 @@ static void show_group(struct ls *ls, long id)
 		out_end(o);
 		return;
 	}
+	fix[0] = '\0';
+	for (uint32_t i = 0; i < st.nr_devices && !fix[0]; i++) {
+		struct uvfio_group_member m;
+
+		if (!uvfio_group_device(g, i, &m) && m.blocker)
+			snprintf(fix, sizeof(fix), "uvfio bind %s", m.name);
+	}
 	out_jbool(o, "viable", st.flags & UVFIO_GROUP_VIABLE);
 	if (st.flags & UVFIO_GROUP_VIABLE)
 		out_text(o, ": viable\n");
@@ -314,12 +326,16 @@ static void show_group(struct ls *ls, long id)
 		out_text(o,
 			 ": not viable (%u of its %u devices %s bound to a driver that does DMA)\n",
 			 st.nr_blockers, st.nr_devices, st.nr_blockers == 1 ? "is" : "are");
+	if (fix[0])
+		out_jstr(o, "fix", fix);
 	out_arr(o, "devices");
-	for (uint32_t i = 0; i < st.nr_devices; i++) {
+	for (uint32_t i = 0, shown = 0; i < st.nr_devices; i++) {
 		struct uvfio_group_member m;
 
-		if (!uvfio_group_device(g, i, &m))
-			show_member(o, &m);
+		if (uvfio_group_device(g, i, &m))
+			continue;
+		show_member(o, &m, fix, m.blocker && !shown);
+		shown += m.blocker;
 	}
 	out_end(o);
 	out_end(o);

@@ -20,6 +20,8 @@ static const struct command commands[] = {
 	{ "serve", cmd_serve, "serve a built-in device model over vfio-user" },
 	{ "info", cmd_info, "show a device's regions, IRQs and decoded config space" },
 	{ "ls", cmd_ls, "list PCI devices and IOMMU groups, and whether VFIO can use them" },
+	{ "bind", cmd_bind, "hand a device's whole IOMMU group to vfio-pci (dry run, rollback)" },
+	{ "unbind", cmd_unbind, "give a group bound with 'uvfio bind' back to its drivers" },
 };
 
 static void usage(FILE *f)
