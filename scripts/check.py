@@ -10,6 +10,14 @@ Variants:
   asan    gcc with AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)
   clang   -Werror, to keep the tree clean for both compilers
 Extra steps (added by later work) run after the variants and are counted too.
+
+Then the VM rig (tests/vm/run.py, docs/testing.md): the kernel VFIO backend
+in a QEMU guest, with the gcc build's binaries. Its TAP lines are counted
+like the rest; a missing QEMU, a failed download or a guest that never
+answers is a failure with the rig's own sentence, never a silent skip.
+
+`scripts/check.py NAME...` runs only the named variants and steps (e.g.
+`scripts/check.py vm`, which builds the gcc variant first if it must).
 """
 import json
 import os
@@ -35,6 +43,10 @@ SAN_ENV = {
 
 TAP_OK = re.compile(r"^ok \d+")
 TAP_NOT_OK = re.compile(r"^not ok \d+")
+TAP_SKIP = re.compile(r"^ok \d+.*# SKIP")
+
+VM_BUILD = "build"   # the gcc variant's directory: the rig boots its binaries
+VM_LIMIT = 180       # seconds; the rig's own limits (QEMU 90 s, apt 90 s) come first
 
 
 def run(cmd, env=None, log=None):
@@ -87,16 +99,37 @@ def count(builddir):
     return passed, failed, names
 
 
+def run_vm(built):
+    """The VM rig: (passed, failed, skipped, output)."""
+    if not built:
+        return 0, 1, 0, "check: vm: not run: the gcc build it boots failed\n"
+    rc, out = run(["timeout", "-k", "10", str(VM_LIMIT), sys.executable,
+                   os.path.join(ROOT, "tests", "vm", "run.py"), VM_BUILD])
+    lines = out.splitlines()
+    p = sum(1 for l in lines if TAP_OK.match(l))
+    f = sum(1 for l in lines if TAP_NOT_OK.match(l))
+    s = sum(1 for l in lines if TAP_SKIP.match(l))
+    if rc in (124, 137):
+        out += f"check: vm: the rig ran past {VM_LIMIT} s and was stopped\n"
+        f += 1
+    elif rc and not f:
+        out += f"check: vm: the rig exited with status {rc} without a failed test\n"
+        f += 1
+    return p, f, s, out
+
+
 def main():
     total_p = total_f = 0
     lines = []
     t0 = time.time()
     only = sys.argv[1:]
+    built = {}
     for name, builddir, env, opts in VARIANTS:
         if only and name not in only:
             continue
         t = time.time()
         rc, out = setup(name, builddir, env, opts)
+        built[name] = not rc
         if rc:
             print(out[-4000:])
             print(f"check: the {name} build failed")
@@ -129,6 +162,24 @@ def main():
         total_p += p
         total_f += f
         lines.append(f"{extra:6} {p} passed, {f} failed ({time.time() - t:.0f} s)")
+    if not only or "vm" in only:
+        t = time.time()
+        if "gcc" not in built:
+            name, builddir, env, opts = VARIANTS[0]
+            rc, out = setup(name, builddir, env, opts)
+            built["gcc"] = not rc
+            if rc:
+                print(out[-4000:])
+        p, f, s, out = run_vm(built["gcc"])
+        if f:
+            print(out[-12000:])
+            for l in out.splitlines():
+                if TAP_NOT_OK.match(l):
+                    print(f"check: FAILED vm: {l}")
+        total_p += p
+        total_f += f
+        lines.append(f"{'vm':6} {p} passed, {f} failed, of the passed {s} skipped "
+                     f"({time.time() - t:.0f} s)")
     print()
     for l in lines:
         print(l)

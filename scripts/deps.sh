@@ -4,6 +4,10 @@
 set -e
 PKGS="gcc g++ make libc6-dev pkg-config meson ninja-build python3 libjson-c-dev libcmocka-dev
 clang libclang-rt-14-dev"
+# tests/vm: QEMU, mke2fs/e2fsck for the NVMe image, zstd for kernels whose
+# image is zstd-compressed; the guest's kernel and busybox come with
+# 'apt-get download' when the rig runs (apt and dpkg-deb are always there).
+PKGS="$PKGS qemu-system-x86 e2fsprogs zstd"
 
 missing=""
 for p in $PKGS; do

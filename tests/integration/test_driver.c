@@ -1422,6 +1422,8 @@ static void test_dma_two_devices_one_container(void **state)
 #define EDU_LIVENESS  0x04
 #define EDU_FACT      0x08
 #define EDU_STATUS    0x20
+#define EDU_IRQ_STATUS 0x24
+#define EDU_IRQ_RAISE 0x60
 #define EDU_IRQ_ACK   0x64
 #define EDU_DMA_SRC   0x80
 #define EDU_DMA_DST   0x88
@@ -1434,6 +1436,10 @@ static void test_dma_two_devices_one_container(void **state)
 #define EDU_DMA_TO_RAM 0x2
 #define EDU_DMA_IRQ   0x4
 #define EDU_IRQ_DMA   0x100
+#define EDU_IRQ_FACT  0x1
+#define EDU_STATUS_IRQFACT 0x80 /* raise EDU_IRQ_FACT when a factorial is done */
+#define EDU_DMA_LIMIT (1ull << 28) /* its DMA mask */
+#define EDU_BAR_SIZE  MiB
 
 static uint32_t edu_rd(struct uvfio_device *d, uint32_t off)
 {
@@ -1508,8 +1514,7 @@ static void test_edu_dma_round_trip(void **state)
 
 	assert_ret(uvfio_dma_alloc(c, PG, UVFIO_DMA_READ, &out), 0);
 	assert_ret(uvfio_dma_alloc(c, PG, UVFIO_DMA_WRITE, &in), 0);
-	/* edu's DMA mask is 28 bits. */
-	assert_true(out.iova + PG <= (1ull << 28) && in.iova + PG <= (1ull << 28));
+	assert_true(out.iova + PG <= EDU_DMA_LIMIT && in.iova + PG <= EDU_DMA_LIMIT);
 	fill(out.vaddr, PG, 5);
 	edu_dma(d, out.iova, EDU_BUF, EDU_XFER, 0);
 	if (msi)
@@ -1523,6 +1528,151 @@ static void test_edu_dma_round_trip(void **state)
 	assert_memory_equal(in.vaddr, out.vaddr, EDU_XFER);
 	uvfio_dma_free(c, &out);
 	uvfio_dma_free(c, &in);
+}
+
+static void test_edu_ids_bar_mmap(void **state)
+{
+	struct uvfio_device *d = edu_open();
+	struct uvfio_region r = region(d, 0);
+	volatile uint32_t *regs;
+	uint64_t end;
+	void *p;
+
+	/* Class "unassigned" 0x00ff00; BAR0 is 1 MiB of registers the kernel lets us map. */
+	assert_int_equal(cfg_rd(d, UVFIO_PCI_REVISION_ID, 4) >> 8, 0x00ff00);
+	assert_int_equal(r.size, EDU_BAR_SIZE);
+	assert_true(r.flags & UVFIO_REGION_INFO_FLAG_MMAP);
+	assert_ret(uvfio_device_mmap(d, 0, 0, PG, PROT_READ | PROT_WRITE, &p), 0);
+	regs = p;
+	/* The same registers through the mapping and through the device fd. */
+	assert_int_equal(regs[EDU_ID / 4], edu_rd(d, EDU_ID));
+	regs[EDU_LIVENESS / 4] = 0xcafe0001u;
+	assert_int_equal(edu_rd(d, EDU_LIVENESS), ~0xcafe0001u);
+	edu_wr(d, EDU_LIVENESS, 0x0badf00du);
+	assert_int_equal(regs[EDU_LIVENESS / 4], ~0x0badf00du);
+	/* A factorial driven through the mapping alone. */
+	regs[EDU_FACT / 4] = 8;
+	end = now_ms() + 2000;
+	while (regs[EDU_STATUS / 4] & 0x1)
+		assert_true(now_ms() < end);
+	assert_int_equal(regs[EDU_FACT / 4], 40320);
+	assert_ret(uvfio_device_munmap(d, p, PG), 0);
+}
+
+static void test_edu_msi_eventfd(void **state)
+{
+	struct uvfio_device *d = edu_open();
+	const uint32_t msi = UVFIO_PCI_MSI_IRQ_INDEX;
+	uint64_t n = 0;
+
+	if (!irq_info(d, msi).count) {
+		printf("# this edu has no MSI\n");
+		skip();
+	}
+	assert_ret(uvfio_device_irq_enable(d, msi, 1), 0);
+	assert_ret(uvfio_device_irq_wait(d, msi, 0, QUIET_MS, NULL), -ETIMEDOUT);
+	/* Raised by hand: the status holds the value until it is acknowledged. */
+	edu_wr(d, EDU_IRQ_RAISE, 0x5a);
+	assert_ret(uvfio_device_irq_wait(d, msi, 0, IRQ_MS, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(edu_rd(d, EDU_IRQ_STATUS), 0x5a);
+	edu_wr(d, EDU_IRQ_ACK, 0x5a);
+	assert_int_equal(edu_rd(d, EDU_IRQ_STATUS), 0);
+	/* Raised by the device: a factorial with its completion interrupt. */
+	edu_wr(d, EDU_STATUS, EDU_STATUS_IRQFACT);
+	edu_wr(d, EDU_FACT, 5);
+	assert_ret(uvfio_device_irq_wait(d, msi, 0, IRQ_MS, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(edu_rd(d, EDU_FACT), 120);
+	assert_int_equal(edu_rd(d, EDU_IRQ_STATUS), EDU_IRQ_FACT);
+	edu_wr(d, EDU_IRQ_ACK, EDU_IRQ_FACT);
+	edu_wr(d, EDU_STATUS, 0);
+	assert_ret(uvfio_device_irq_wait(d, msi, 0, QUIET_MS, NULL), -ETIMEDOUT);
+	assert_ret(uvfio_device_irq_disable(d, msi), 0);
+}
+
+static void test_edu_intx_unmask(void **state)
+{
+	struct uvfio_device *d = edu_open();
+	const uint32_t intx = UVFIO_PCI_INTX_IRQ_INDEX;
+
+	if (!irq_info(d, intx).count) {
+		printf("# this edu has no INTx\n");
+		skip();
+	}
+	command(d, 0, UVFIO_PCI_COMMAND_INTX_DISABLE);
+	assert_ret(uvfio_device_irq_enable(d, intx, 1), 0);
+	edu_wr(d, EDU_IRQ_RAISE, 0x1);
+	assert_ret(uvfio_device_irq_wait(d, intx, 0, IRQ_MS, NULL), 0);
+	/* Automasked: acknowledged and raised again, it waits for the unmask. */
+	edu_wr(d, EDU_IRQ_ACK, 0x1);
+	edu_wr(d, EDU_IRQ_RAISE, 0x2);
+	assert_ret(uvfio_device_irq_wait(d, intx, 0, QUIET_MS, NULL), -ETIMEDOUT);
+	assert_ret(uvfio_device_irq_unmask(d, intx, 0, 1), 0);
+	assert_ret(uvfio_device_irq_wait(d, intx, 0, IRQ_MS, NULL), 0);
+	assert_int_equal(edu_rd(d, EDU_IRQ_STATUS), 0x2);
+	/* Serviced, then unmasked: quiet. */
+	edu_wr(d, EDU_IRQ_ACK, 0x2);
+	assert_ret(uvfio_device_irq_unmask(d, intx, 0, 1), 0);
+	assert_ret(uvfio_device_irq_wait(d, intx, 0, QUIET_MS, NULL), -ETIMEDOUT);
+	assert_ret(uvfio_device_irq_disable(d, intx), 0);
+}
+
+/*
+ * The IOMMU at work: once a page is unmapped, the edu's DMA to its IOVA must
+ * neither land in it nor read it. The guest's rig then finds the DMAR faults
+ * in the kernel log at the IOVA printed here.
+ */
+static void test_edu_fault_after_unmap(void **state)
+{
+	struct uvfio_device *d = edu_open();
+	struct uvfio_container *c = uvfio_device_container(d);
+	const uint32_t RW = UVFIO_DMA_READ | UVFIO_DMA_WRITE;
+	uint8_t *mem = mem_new(0, PG), *in;
+	struct uvfio_dma_buf src, dst;
+	struct uvfio_mapping m;
+	uvfio_iova_t iova;
+
+	assert_ret(uvfio_dma_alloc(c, PG, RW, &src), 0);
+	assert_ret(uvfio_dma_alloc(c, PG, RW, &dst), 0);
+	assert_ret(uvfio_container_iova_alloc(c, PG, 0, &iova), 0);
+	assert_true(iova + PG <= EDU_DMA_LIMIT);
+	assert_true(src.iova + PG <= EDU_DMA_LIMIT && dst.iova + PG <= EDU_DMA_LIMIT);
+	m = mapping(mem, PG, iova, RW);
+	assert_ret(uvfio_container_map(c, &m), 0);
+	/* Mapped: the device reaches the page. */
+	fill(src.vaddr, EDU_XFER, 21);
+	edu_dma(d, src.iova, EDU_BUF, EDU_XFER, 0);
+	edu_dma(d, EDU_BUF, iova, EDU_XFER, EDU_DMA_TO_RAM);
+	assert_memory_equal(mem, src.vaddr, EDU_XFER);
+
+	/* Unmapped: a write to it is dropped... */
+	assert_ret(uvfio_container_unmap(c, iova, PG), 0);
+	memset(mem, 0xe7, PG);
+	printf("# edu: DMA to unmapped IOVA 0x%" PRIx64 "\n", iova);
+	edu_dma(d, EDU_BUF, iova, EDU_XFER, EDU_DMA_TO_RAM);
+	for (size_t i = 0; i < PG; i++)
+		assert_int_equal(mem[i], 0xe7);
+	/* ...and a read from it doesn't see the page (the buffer keeps 0x11 or reads 0). */
+	memset(src.vaddr, 0x11, EDU_XFER);
+	edu_dma(d, src.iova, EDU_BUF, EDU_XFER, 0);
+	printf("# edu: DMA from unmapped IOVA 0x%" PRIx64 "\n", iova);
+	edu_dma(d, iova, EDU_BUF, EDU_XFER, 0);
+	edu_dma(d, EDU_BUF, dst.iova, EDU_XFER, EDU_DMA_TO_RAM);
+	in = dst.vaddr;
+	for (size_t i = 0; i < EDU_XFER; i++)
+		assert_true(in[i] == 0x11 || in[i] == 0);
+
+	/* Mapped again, the same page is reached again. */
+	fill(src.vaddr, EDU_XFER, 22);
+	assert_ret(uvfio_container_map(c, &m), 0);
+	edu_dma(d, src.iova, EDU_BUF, EDU_XFER, 0);
+	edu_dma(d, EDU_BUF, iova, EDU_XFER, EDU_DMA_TO_RAM);
+	assert_memory_equal(mem, src.vaddr, EDU_XFER);
+	assert_ret(uvfio_container_unmap(c, iova, PG), 0);
+	assert_ret(uvfio_container_iova_free(c, iova, PG), 0);
+	uvfio_dma_free(c, &src);
+	uvfio_dma_free(c, &dst);
 }
 
 int main(void)
@@ -1550,6 +1700,10 @@ int main(void)
 		TEST(test_dma_two_devices_one_container),
 		TEST(test_edu_factorial),
 		TEST(test_edu_dma_round_trip),
+		TEST(test_edu_ids_bar_mmap),
+		TEST(test_edu_msi_eventfd),
+		TEST(test_edu_intx_unmask),
+		TEST(test_edu_fault_after_unmap),
 	};
 	const char *env = getenv("UVFIO_TEST_DEVICE");
 	int ret;
