@@ -8,6 +8,8 @@ clang libclang-rt-14-dev"
 # image is zstd-compressed; the guest's kernel and busybox come with
 # 'apt-get download' when the rig runs (apt and dpkg-deb are always there).
 PKGS="$PKGS qemu-system-x86 e2fsprogs zstd"
+# scripts/check.d/valgrind: memcheck over the integration suites.
+PKGS="$PKGS valgrind"
 
 missing=""
 for p in $PKGS; do
