@@ -854,8 +854,25 @@ static int user_mmap(struct uvfio_device *d, const struct uvfio__region *r, uint
 	uint64_t at;
 	void *p;
 
+	struct stat st;
+
 	if (r->fd < 0 || !range_ok(r->offset, off, &at) || at > INT64_MAX)
 		return -EINVAL;
+	/*
+	 * The server's file must back the whole range: a page past its end
+	 * raises SIGBUS in whoever touches it, this process. (A file the
+	 * server can still shrink later is a risk left to it; docs/security.md.)
+	 */
+	if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    ((uint64_t)st.st_size < at || (uint64_t)st.st_size - at < len)) {
+		log_err(&d->log,
+			"the server's file for region %u is %lld bytes long, too short to back "
+			"[0x%llx, +0x%zx) (file offset 0x%llx); mapping it would let the device crash "
+			"this process with SIGBUS, so it is refused",
+			(unsigned)(r - d->regions), (long long)st.st_size, (unsigned long long)off, len,
+			(unsigned long long)at);
+		return -EPROTO;
+	}
 	p = mmap(NULL, len, prot, MAP_SHARED, r->fd, (off_t)at);
 	if (p == MAP_FAILED)
 		return -errno;

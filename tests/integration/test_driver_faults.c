@@ -413,6 +413,7 @@ enum fake_mode {
 	FAKE_READ_FLOOD,
 	FAKE_READ_STRAY_FLOOD,
 	FAKE_REGION_BAD,
+	FAKE_REGION_SHORT_FD,
 	FAKE_IRQ_BAD,
 	FAKE_DMA_REQUESTS,
 	FAKE_UNSOLICITED,
@@ -576,6 +577,11 @@ static int fake_region_info(struct fstate *s, const struct peer_msg *m)
 
 	if (region_size(index) || n)
 		flags = UVFIO_REGION_INFO_FLAG_READ | UVFIO_REGION_INFO_FLAG_WRITE;
+	/* BAR2 (64 KiB) mmap-able through a file of one page. */
+	if (s->mode == FAKE_REGION_SHORT_FD && index == 2) {
+		flags |= UVFIO_REGION_INFO_FLAG_MMAP;
+		fd = memfd(PG);
+	}
 	if (n)
 		flags |= UVFIO_REGION_INFO_FLAG_MMAP | UVFIO_REGION_INFO_FLAG_CAPS;
 	put_le32(b, need);
@@ -595,6 +601,8 @@ static int fake_region_info(struct fstate *s, const struct peer_msg *m)
 		}
 		fd = memfd(0x10000);
 	}
+	if (fd < 0 && (flags & UVFIO_REGION_INFO_FLAG_MMAP))
+		return -1;
 	ret = fake_send(s, m->hdr.id, m->hdr.cmd, UVFIO_F_TYPE_REPLY, 0, b, need, &fd, fd >= 0);
 	if (fd >= 0)
 		close(fd);
@@ -1302,6 +1310,31 @@ static void test_hostile_region_info(void **state)
 	fake_close();
 }
 
+/*
+ * A region fd shorter than the region: touching the mapping past the file's
+ * end would kill the driver with SIGBUS, so such a mapping is refused.
+ */
+static void test_region_fd_too_short(void **state)
+{
+	struct uvfio_region r = { .argsz = sizeof(r) };
+	volatile uint8_t *v;
+	void *p;
+
+	assert_ret(fake_open(FAKE_REGION_SHORT_FD, 2000, PROMPT_MS), 0);
+	assert_ret(uvfio_device_region(t_dev, 2, &r), 0);
+	assert_int_equal(r.size, 0x10000);
+	assert_true(r.flags & UVFIO_REGION_INFO_FLAG_MMAP);
+	assert_ret(uvfio_device_mmap(t_dev, 2, 0, 0x10000, PROT_READ, &p), -EPROTO);
+	assert_true(logged("SIGBUS"));
+	assert_ret(uvfio_device_mmap(t_dev, 2, PG, PG, PROT_READ, &p), -EPROTO);
+	/* The part the file does back maps, and reads. */
+	assert_ret(uvfio_device_mmap(t_dev, 2, 0, PG, PROT_READ, &p), 0);
+	v = p;
+	assert_int_equal(v[PG - 1], 0);
+	assert_ret(uvfio_device_munmap(t_dev, p, PG), 0);
+	fake_close();
+}
+
 static void test_hostile_irq_info(void **state)
 {
 	struct uvfio_irq_info ii;
@@ -1425,6 +1458,7 @@ int main(void)
 		TEST(test_hostile_no_answer),
 		TEST(test_hostile_request_flood),
 		TEST(test_hostile_region_info),
+		TEST(test_region_fd_too_short),
 		TEST(test_hostile_irq_info),
 		TEST(test_hostile_dma_requests),
 		TEST(test_server_requests_poll_dispatch),
