@@ -85,6 +85,9 @@ int peer_connect(const struct peer *p);
  */
 int peer_server_fds(const struct peer *p);
 
+/* Resident memory of process @pid in KiB (VmRSS from /proc), or -1. */
+long peer_rss_kb(pid_t pid);
+
 /* Number of the server's memory mappings whose name contains @what, or -1. */
 int peer_server_maps(const struct peer *p, const char *what);
 

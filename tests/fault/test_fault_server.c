@@ -49,23 +49,6 @@ static const char *uvfio_cli;
 #define RUNNING_UNDER_ASAN 0
 #endif
 
-static long server_rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /* --- one scripted session ------------------------------------------------------------ */
 
 enum { NR_STEPS = 11 };
@@ -310,7 +293,7 @@ static void test_client_killed_at_every_step(void **state)
 					 step_names[step], cut, st);
 			check_healthy(&srv, base);
 			runs++;
-			rss = server_rss_kb(srv.server);
+			rss = peer_rss_kb(srv.server);
 			if (!rss0)
 				rss0 = rss;
 		}
@@ -507,7 +490,7 @@ static void test_1000_connect_cycles(void **state)
 	/* Warm up before measuring memory: the allocator settles. */
 	for (int i = 0; i < 20; i++)
 		assert_ret(short_session(&s, &g, efd), 0);
-	rss0 = server_rss_kb(s.pid);
+	rss0 = peer_rss_kb(s.pid);
 	for (int i = 0; i < 1000; i++) {
 		int ret = short_session(&s, &g, efd);
 
@@ -515,7 +498,7 @@ static void test_1000_connect_cycles(void **state)
 			fail_msg("session %d: %s", i, strerror(-ret));
 	}
 	fds1 = quiet_fds(&s);
-	rss1 = server_rss_kb(s.pid);
+	rss1 = peer_rss_kb(s.pid);
 	printf("# server: %d fds before, %d after; RSS %ld kB before, %ld kB after\n", fds0,
 	       fds1, rss0, rss1);
 	assert_int_equal(fds1, fds0);
