@@ -181,6 +181,12 @@ check "ls: two blockers, one command for the group" has "$L" \
 	"0000:00:1c.0 +bound to shpchp: blocks the group \(shpchp does DMA on its own\); run 'uvfio bind 0000:00:1c\.0'"
 check "... which moves the second blocker too" has "$L" \
 	"0000:03:00.0 +bound to nvme: blocks the group.*the same 'uvfio bind 0000:00:1c\.0' moves it too"
+check "ls: a group of one device says its only device" has "$L" \
+	"^  group 9: not viable \(its only device is bound to a driver that does DMA\)$"
+check "... one of two blocked says 1 of its 2" has "$L" \
+	"^  group 7: not viable \(1 of its 2 devices is bound to a driver that does DMA\)$"
+check "... two of two blocked says both" has "$L" \
+	"^  group 8: not viable \(both its devices are bound to a driver that does DMA\)$"
 
 F2=$TMP/sys-noiommu
 mkdir -p "$F2/kernel"
@@ -287,9 +293,19 @@ check "bind of a missing device exits 1" runs 1 "$B" "$E" $UVFIO $BIND 0000:0a:0
 check "... and says there is none" has "$E" "There is no PCI device 0000:0a:00\.0 in .*uvfio ls"
 check "bind without a device exits 2" runs 2 "$B" "$E" $UVFIO bind
 check "unbind takes no --force" runs 2 "$B" "$E" $UVFIO unbind --force 0000:02:00.0
+check "unbind takes no --proc" runs 2 "$B" "$E" $UVFIO unbind --proc "$P" 0000:02:00.0
+check "... and names the option, not its argument" has "$E" \
+	"^uvfio unbind: '--proc' is not an option of this command"
 check "bind of devices of two groups exits 1" runs 1 "$B" "$E" \
 	$UVFIO $BIND --dry-run 0000:02:00.0 0000:03:00.0
-check "... and says one group at a time" has "$E" "one group at a time"
+check "... and says one group at a time, naming both" has "$E" \
+	"0000:02:00\.0 is in IOMMU group 7 but 0000:03:00\.0 is in group 8: .*one group at a time"
+check "... without a group header" sh -c "! grep -q 'IOMMU group' '$B'"
+check "... nor with --json" runs 1 "$B" "$E" \
+	$UVFIO $BIND --dry-run --json 0000:02:00.0 0000:03:00.0
+check "... whose group is null, like its state file" pyjson "$B" \
+	'd["group"] is None and d["state_file"] is None and d["members"] == [] and
+	 d["result"] == "refused"'
 
 F3=$TMP/sys-novfio
 fake_dev "$F3" 0000:05:00.0 0x8086 0x10d3 0x020000 e1000e 3
@@ -333,6 +349,13 @@ check "bind without root exits 1" runs 1 "$B" "$E" \
 	$AS_USER $UVFIO bind --sysfs "$F4" --proc "$P" --state-dir "$TMP/state-user" 0000:06:00.0
 check "... and says it needs root" has "$E" \
 	"driver_override failed: Permission denied\. Changing drivers through sysfs needs root: run 'uvfio bind' as root"
+# Not root, and the state directory exists but is root's (/run/uvfio after a bind): the record.
+mkdir -p "$TMP/state-root"
+[ -n "$AS_USER" ] || chmod a-w "$TMP/state-root"
+check "bind without root, the state directory root's, exits 1" runs 1 "$B" "$E" \
+	$AS_USER $UVFIO bind --sysfs "$F4" --proc "$P" --state-dir "$TMP/state-root" 0000:06:00.0
+check "... and says it needs root" has "$E" \
+	"Cannot write the record .*/group-4\.json: Permission denied; nothing was changed\. Binding needs root: .*run 'uvfio bind' as root"
 check "uvfio help lists bind and unbind" sh -c "'$UVFIO' help | grep -q '^  bind ' && '$UVFIO' help | grep -q '^  unbind '"
 check "uvfio bind --help exits 0" runs 0 "$B" "$E" $UVFIO bind --help
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -73,6 +74,14 @@ static void assert_has(const char *text, const char *what)
 {
 	if (!strstr(text, what)) {
 		printf("# lacks '%s':\n# %s\n", what, text);
+		fail();
+	}
+}
+
+static void assert_lacks(const char *text, const char *what)
+{
+	if (strstr(text, what)) {
+		printf("# has '%s':\n# %s\n", what, text);
 		fail();
 	}
 }
@@ -423,6 +432,66 @@ static void test_rollback_fails(void **state)
 	ksim_free(&s);
 }
 
+/*
+ * The rollback gets the driver right but its last write, the odd
+ * driver_override, fails: the sentence names the override, not the
+ * driver, which is as it was.
+ */
+static void test_rollback_override_left(void **state)
+{
+	struct kb k;
+
+	(void)state;
+	world();
+	ksim_file(&s, "sys/devices/pci0000:00/" NVME "/driver_override", "vfio-pci\n");
+	s.devs[2].vfio_refuses = true; /* NVME */
+	/* unbind, probe (vfio-pci refuses); back: override=nvme, probe, override=vfio-pci */
+	s.fail_at = 5;
+	kb_setup(&k, false);
+	assert_ret(bind1(&k, NVME), -EIO);
+	assert_int_equal(k.result, KB_FAILED);
+	assert_has(k.err, NVME " could not be put back: it is on nvme as before, but its "
+			  "driver_override is 'nvme', was 'vfio-pci'.");
+	assert_lacks(k.err, "was on nvme");
+	assert_dev(NVME, "nvme", "nvme");
+	assert_string_equal(member(&k, NVME)->now, "nvme");
+	assert_string_equal(member(&k, NVME)->note, "could not be put back");
+	kb_fini(&k);
+	ksim_free(&s);
+
+	/* Driver and override both wrong: both said. */
+	big_world();
+	s.fail_at = 4; /* the NIC's first write, and every one after */
+	s.fail_after = true;
+	kb_setup(&k, false);
+	assert_ret(bind1(&k, NVME), -EIO);
+	assert_has(k.err, NVME " could not be put back: it is on vfio-pci with driver_override "
+			  "'vfio-pci', was on nvme with no driver_override.");
+	kb_fini(&k);
+	ksim_free(&s);
+}
+
+/* Only a member something was changed of is "put back"; one whose first write failed isn't. */
+static void test_rollback_untouched_note(void **state)
+{
+	struct kb k;
+
+	(void)state;
+	big_world();
+	s.fail_at = 4; /* the NIC's first write (driver_override) only */
+	kb_setup(&k, false);
+	assert_ret(bind1(&k, EDU), -EIO);
+	assert_int_equal(k.result, KB_ROLLED_BACK);
+	assert_null(member(&k, NIC)->note);
+	assert_string_equal(member(&k, NIC)->now, "e1000e");
+	assert_string_equal(member(&k, NVME)->note, "put back as it was");
+	assert_true(member(&k, NVME)->changed);
+	assert_true(member(&k, NIC)->touched);
+	assert_false(member(&k, NIC)->changed);
+	kb_fini(&k);
+	ksim_free(&s);
+}
+
 static void test_bound_meanwhile(void **state)
 {
 	struct kb k;
@@ -704,6 +773,52 @@ static void test_refuse_routed(void **state)
 	assert_dev(NVME, "vfio-pci", "vfio-pci");
 	kb_fini(&k);
 	free(before);
+	ksim_free(&s);
+}
+
+/*
+ * A member's sysfs directory can't be walked (here: no fd left for it).
+ * Refused; with --force, a note says what wasn't checked, and no error.
+ */
+static int bind_short_of_fds(struct kb *k, const char *dev)
+{
+	struct rlimit old, lim;
+	int fd, ret;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	fd = dup(1);
+	assert_true(fd >= 0);
+	close(fd);
+	/* Room for one open file at a time, as reading attributes needs; a walk needs two. */
+	lim = old;
+	lim.rlim_cur = (rlim_t)fd + 1;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	ret = bind1(k, dev);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	return ret;
+}
+
+static void test_force_unwalkable(void **state)
+{
+	struct kb k;
+
+	(void)state;
+	world();
+	kb_setup(&k, true);
+	k.force = true;
+	assert_ret(bind_short_of_fds(&k, EDU), 0);
+	assert_int_equal(k.result, KB_PLANNED);
+	assert_string_equal(k.err, "");
+	assert_has(k.note, "--force: not checked below " NVME " for mounts and network "
+			   "interfaces: Too many open files.");
+	kb_fini(&k);
+
+	kb_setup(&k, true);
+	assert_ret(bind_short_of_fds(&k, EDU), -EMFILE);
+	assert_int_equal(k.result, KB_REFUSED);
+	assert_has(k.err, "Cannot look below " NVME " for mounts and network interfaces: Too many "
+			  "open files; pass --force");
+	kb_fini(&k);
 	ksim_free(&s);
 }
 
@@ -1228,6 +1343,133 @@ static void test_cli_text(void **state)
 	ksim_free(&s);
 }
 
+/* A write refused while unbinding: the line says where the device is, not where it was going. */
+static void test_cli_unbind_refused(void **state)
+{
+	static const char *const text[] = { EDU, NULL };
+	static const char *const json[] = { "--json", EDU, NULL };
+	struct json_object *doc;
+	struct run r;
+
+	(void)state;
+	world();
+	run_cmd(&r, "bind", text);
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+	s.fail_at = s.writes + 1;
+	s.fail_after = true;
+	s.fail_errno = EACCES;
+	run_cmd(&r, "unbind", text);
+	assert_int_equal(r.status, 1);
+	assert_has(r.out, "  " NVME "  vfio-pci     -> nvme (still on vfio-pci)\n");
+	assert_lacks(r.out, "now without a driver");
+	assert_has(r.err, "Writing an empty line to ");
+	assert_has(r.err, "driver_override failed: Permission denied");
+	assert_has(r.err, "needs root: run 'uvfio unbind' as root");
+	run_free(&r);
+
+	run_cmd(&r, "unbind", json);
+	assert_int_equal(r.status, 1);
+	doc = parse_json(r.out);
+	assert_jstr(doc, "result", "failed");
+	assert_jstr(doc, "members.2.now", "vfio-pci");
+	json_object_put(doc);
+	run_free(&r);
+	assert_dev(NVME, "vfio-pci", "vfio-pci");
+	ksim_free(&s);
+}
+
+/* Devices of two groups: no group, no header, and the refusal names both groups. */
+static void test_cli_two_groups(void **state)
+{
+	static const char *const json[] = { "--json", "--dry-run", EDU, NIC, NULL };
+	static const char *const text[] = { "--dry-run", EDU, NIC, NULL };
+	struct json_object *doc;
+	struct run r;
+
+	(void)state;
+	world();
+	ksim_dev(&s, NIC, 3, 0x020000, "e1000e", "e1000e");
+	run_cmd(&r, "bind", json);
+	assert_int_equal(r.status, 1);
+	doc = parse_json(r.out);
+	assert_jstr(doc, "result", "refused");
+	assert_non_null(jget(doc, "devices.1"));
+	assert_true(json_object_is_type(jget(doc, "group"), json_type_null));
+	assert_true(json_object_is_type(jget(doc, "state_file"), json_type_null));
+	assert_int_equal(json_object_array_length(jget(doc, "members")), 0);
+	assert_has(json_object_get_string(jget(doc, "error")),
+		   EDU " is in IOMMU group 2 but " NIC " is in group 3");
+	json_object_put(doc);
+	run_free(&r);
+
+	run_cmd(&r, "unbind", text);
+	assert_int_equal(r.status, 1);
+	assert_lacks(r.out, "IOMMU group");
+	assert_has(r.err, "one group at a time");
+	run_free(&r);
+	ksim_free(&s);
+}
+
+/* A usage error names the option as given, never its argument or a neighbour. */
+static void test_cli_option_names(void **state)
+{
+	static const struct {
+		const char *cmd, *args[4], *says;
+	} cases[] = {
+		{ "unbind", { "--proc", "/proc", EDU }, "'--proc' is not an option" },
+		{ "unbind", { "--proc=/proc", EDU }, "'--proc' is not an option" },
+		{ "unbind", { "-nf", EDU }, "'-f' is not an option" },
+		{ "unbind", { "--force", EDU }, "'--force' is not an option" },
+		{ "bind", { "-xn", EDU }, "'-x' is not an option" },
+		{ "bind", { "--frobnicate=1", EDU }, "'--frobnicate' is not an option" },
+		{ "bind", { "--json=1", EDU }, "'--json=1' is not an option" },
+		{ "bind", { EDU, "-s" }, "uvfio bind: -s needs a directory." },
+		{ "bind", { EDU, "--state" }, "uvfio bind: --state-dir needs a directory." },
+	};
+	struct run r;
+
+	(void)state;
+	world();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		run_cmd(&r, cases[i].cmd, cases[i].args);
+		assert_int_equal(r.status, 2);
+		assert_has(r.err, cases[i].says);
+		assert_lacks(r.err, "'/proc'");
+		run_free(&r);
+	}
+	assert_int_equal(s.writes, 0);
+	ksim_free(&s);
+}
+
+/* The first write refused: nothing changed, so nothing is "put back". */
+static void test_cli_first_write_refused(void **state)
+{
+	static const char *const bind[] = { EDU, NULL };
+	struct run r;
+
+	(void)state;
+	world();
+	s.fail_at = 1;
+	s.fail_errno = EACCES;
+	run_cmd(&r, "bind", bind);
+	assert_int_equal(r.status, 1);
+	assert_has(r.out, "  " NVME "  nvme         -> vfio-pci (still on nvme)\n");
+	assert_lacks(r.out, "put back");
+	run_free(&r);
+	ksim_free(&s);
+
+	/* One member changed and put back, the next refused at its first write. */
+	big_world();
+	s.fail_at = 4;
+	run_cmd(&r, "bind", bind);
+	assert_int_equal(r.status, 1);
+	assert_has(r.out, "  " NVME "  nvme         -> vfio-pci: put back as it was\n");
+	assert_has(r.out, "  " NIC "  e1000e       -> vfio-pci (still on e1000e)\n");
+	run_free(&r);
+	ksim_free(&s);
+}
+
 /* --- small parts ------------------------------------------------------------------------- */
 
 static void test_pci_addr(void **state)
@@ -1260,12 +1502,16 @@ static void test_pci_addr(void **state)
 
 UVFIO_TEST_MAIN(UVFIO_TEST(test_plan_dry_run), UVFIO_TEST(test_bind_unbind),
 		UVFIO_TEST(test_rollback_every_write), UVFIO_TEST(test_rollback_odd_override),
-		UVFIO_TEST(test_rollback_fails),
+		UVFIO_TEST(test_rollback_fails), UVFIO_TEST(test_rollback_override_left),
+		UVFIO_TEST(test_rollback_untouched_note),
 		UVFIO_TEST(test_bound_meanwhile), UVFIO_TEST(test_not_root),
 		UVFIO_TEST(test_already_bound),
 		UVFIO_TEST(test_refusals), UVFIO_TEST(test_refuse_mounted),
-		UVFIO_TEST(test_refuse_routed), UVFIO_TEST(test_vfio_refuses),
+		UVFIO_TEST(test_refuse_routed), UVFIO_TEST(test_force_unwalkable),
+		UVFIO_TEST(test_vfio_refuses),
 		UVFIO_TEST(test_bridge_on_a_driver), UVFIO_TEST(test_unbind_without_record),
 		UVFIO_TEST(test_unbind_driver_missing), UVFIO_TEST(test_record_merge),
 		UVFIO_TEST(test_record_bad), UVFIO_TEST(test_cli_json), UVFIO_TEST(test_cli_text),
+		UVFIO_TEST(test_cli_unbind_refused), UVFIO_TEST(test_cli_two_groups),
+		UVFIO_TEST(test_cli_option_names), UVFIO_TEST(test_cli_first_write_refused),
 		UVFIO_TEST(test_pci_addr))

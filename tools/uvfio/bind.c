@@ -61,6 +61,40 @@ static void usage(const char *name, FILE *f)
 
 enum { OPT_PROC = 0x100, OPT_STATE };
 
+/*
+ * The option getopt_long() just returned @val for (or rejected, @val its
+ * optopt), as the user spelled it: "--proc", "-f", "--frobnicate". Not
+ * argv[optind - 1], which is the option's argument once it took one, and
+ * an earlier word while a cluster such as "-xn" is being read.
+ */
+static const char *opt_given(char *buf, size_t size, const struct option *opts, int li, int val,
+			     char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (li >= 0) {
+		snprintf(buf, size, "--%s", opts[li].name);
+		return buf;
+	}
+	if (!strncmp(arg, "--", 2) && arg[2]) {
+		size_t len = strcspn(arg + 2, "=");
+
+		/* Known but misused ("--json=1", "--sysfs" last): getopt gives its val. */
+		for (const struct option *p = opts; val && p->name; p++)
+			if (p->val == val && !strncmp(p->name, arg + 2, len)) {
+				snprintf(buf, size, "--%s%s", p->name, arg + 2 + len);
+				return buf;
+			}
+		/* An unknown long option: getopt gives 0, and optind is past it. */
+		if (!val) {
+			snprintf(buf, size, "--%.*s", (int)len, arg + 2);
+			return buf;
+		}
+	}
+	snprintf(buf, size, "-%c", val > 0 && val < 0x80 ? val : '?');
+	return buf;
+}
+
 /* -1: go on; else the exit status. */
 static int parse(struct cmd *c, int argc, char **argv)
 {
@@ -75,11 +109,12 @@ static int parse(struct cmd *c, int argc, char **argv)
 		{ 0 },
 	};
 	bool bind = !strcmp(c->name, "bind");
-	int o;
+	char name[64];
+	int o, li = -1;
 
 	opterr = 0;
 	optind = 0; /* GNU: start afresh, for tests that run several commands */
-	while ((o = getopt_long(argc, argv, ":nfjs:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":nfjs:h", opts, &li)) != -1) {
 		switch (o) {
 		case 'n':
 			c->k.dry_run = true;
@@ -107,11 +142,14 @@ static int parse(struct cmd *c, int argc, char **argv)
 			usage(c->name, c->fout);
 			return 0;
 		case ':':
-			fprintf(c->ferr, "uvfio %s: %s needs a directory.\n", c->name, argv[optind - 1]);
+			fprintf(c->ferr, "uvfio %s: %s needs a directory.\n", c->name,
+				opt_given(name, sizeof(name), opts, -1, optopt, argv));
 			return 2;
 		default:
+			o = optopt;
 			goto bad;
 		}
+		li = -1;
 	}
 	if (optind >= argc) {
 		fprintf(c->ferr, "uvfio %s: name a PCI device (e.g. 'uvfio %s 0000:01:00.0'); "
@@ -126,8 +164,9 @@ static int parse(struct cmd *c, int argc, char **argv)
 	}
 	return -1;
 bad:
+	opt_given(name, sizeof(name), opts, li, o, argv);
 	fprintf(c->ferr, "uvfio %s: '%s' is not an option of this command; run 'uvfio %s "
-			"--help' for the list.\n", c->name, argv[optind - 1], c->name);
+			"--help' for the list.\n", c->name, name, c->name);
 	return 2;
 }
 
@@ -189,7 +228,8 @@ static void show_member(struct cmd *c, const struct kb_member *m)
 		if (m->note)
 			out_text(o, ": %s", m->note);
 		else if (!m->ok)
-			out_text(o, " (now %s%s)", m->now[0] ? "on " : "without a driver", m->now);
+			out_text(o, " (%s %s%s)", strcmp(m->now, m->driver) ? "now" : "still",
+				 m->now[0] ? "on " : "without a driver", m->now);
 	}
 	if (m->note)
 		out_jstr(o, "note", m->note);
@@ -249,8 +289,10 @@ static void show_header(struct cmd *c)
 	out_jstr(o, "sysfs", k->sysfs);
 	if (k->group >= 0) {
 		out_num(o, "group", "IOMMU group %" PRIu64, k->group);
-		out_text(o, " (%zu device%s)%s\n", k->n, k->n == 1 ? "" : "s",
-			 k->dry_run ? ", dry run" : "");
+		/* No count when the members couldn't be listed: "0 devices" would be wrong. */
+		if (k->m)
+			out_text(o, " (%zu device%s)", k->n, k->n == 1 ? "" : "s");
+		out_text(o, "%s\n", k->dry_run ? ", dry run" : "");
 	} else {
 		out_jnull(o, "group");
 	}

@@ -170,8 +170,11 @@ static bool is_named(const struct kb *k, const char *addr)
 	return false;
 }
 
+/* k->group, once every named device is found in that one group; else it stays -1. */
 static int group_of_named(struct kb *k)
 {
+	long group = -1;
+
 	for (size_t i = 0; i < k->nr_named; i++) {
 		const char *a = k->named[i];
 		long id;
@@ -184,16 +187,17 @@ static int group_of_named(struct kb *k)
 			kb__err(k, "%s is in no IOMMU group, so VFIO cannot use it: %s", a, no_iommu);
 		} else if (ret) {
 			kb__err(k, "Cannot find the IOMMU group of %s: %s", a, strerror(-ret));
-		} else if (k->group >= 0 && id != k->group) {
+		} else if (group >= 0 && id != group) {
 			kb__err(k, "%s is in IOMMU group %ld but %s is in group %ld: name devices of "
 				   "one group at a time (each command takes the whole group)",
-				k->named[0], k->group, a, id);
+				k->named[0], group, a, id);
 			ret = -EINVAL;
 		}
 		if (ret)
 			return ret;
-		k->group = id;
+		group = id;
 	}
+	k->group = group;
 	return 0;
 }
 
@@ -318,6 +322,21 @@ static int write_dev_attr(struct kb *k, const char *addr, const char *attr, cons
 	return write_attr(k, path, val);
 }
 
+/* A write of kb__move() went through or not: keep m->changed and m->now true to sysfs. */
+static int moved(struct kb *k, struct kb_member *m, int ret)
+{
+	char drv[PCISYS_NAME];
+
+	if (!ret) {
+		m->changed = true;
+		return 0;
+	}
+	/* Say where it is, not where it was going; if even that fails, the last known. */
+	if (!pcisys_driver(k->sysfs, m->addr, drv))
+		memcpy(m->now, drv, sizeof(m->now));
+	return ret;
+}
+
 int kb__move(struct kb *k, struct kb_member *m, const char *ovr, const char *want, bool probe,
 	     bool any)
 {
@@ -332,6 +351,7 @@ int kb__move(struct kb *k, struct kb_member *m, const char *ovr, const char *wan
 		kb__err(k, "Cannot read the state of %s: %s", m->addr, strerror(-ret));
 		return ret;
 	}
+	memcpy(m->now, cur, sizeof(m->now));
 	/*
 	 * A driver_override naming another driver would keep @want from
 	 * binding: let exactly @want bind, then put @ovr in place.
@@ -340,26 +360,28 @@ int kb__move(struct kb *k, struct kb_member *m, const char *ovr, const char *wan
 		first = want;
 	if (strcmp(cur_ovr, first)) {
 		m->touched = true;
-		ret = write_dev_attr(k, m->addr, "driver_override", first[0] ? first : "\n");
+		ret = moved(k, m,
+			    write_dev_attr(k, m->addr, "driver_override", first[0] ? first : "\n"));
 		if (ret)
 			return ret;
 	}
 	if (cur[0] && (any ? pcisys_driver_is_vfio(cur) : strcmp(cur, want) != 0)) {
 		m->touched = true;
-		ret = write_dev_attr(k, m->addr, "driver/unbind", m->addr);
+		ret = moved(k, m, write_dev_attr(k, m->addr, "driver/unbind", m->addr));
 		if (ret)
 			return ret;
-		cur[0] = '\0';
+		cur[0] = m->now[0] = '\0';
 	}
 	if (probe && !cur[0]) {
 		m->touched = true;
 		snprintf(path, sizeof(path), "%s/bus/pci/drivers_probe", k->sysfs);
-		ret = write_attr(k, path, m->addr);
+		ret = moved(k, m, write_attr(k, path, m->addr));
 		if (ret)
 			return ret;
 	}
 	if (first != ovr) {
-		ret = write_dev_attr(k, m->addr, "driver_override", ovr[0] ? ovr : "\n");
+		ret = moved(k, m,
+			    write_dev_attr(k, m->addr, "driver_override", ovr[0] ? ovr : "\n"));
 		if (ret)
 			return ret;
 	}
@@ -488,7 +510,7 @@ static const char *remedy(const struct inuse_list *l)
 static int check_inuse(struct kb *k)
 {
 	struct inuse_world *w;
-	char why[512];
+	char why[1024];
 	int ret;
 
 	ret = inuse_load(k->proc, &w, why, sizeof(why));
@@ -505,11 +527,13 @@ static int check_inuse(struct kb *k)
 
 		if (m->action != KB_KEEP && m->driver[0])
 			ret = inuse_scan(w, k->sysfs, m->addr, &k->inuse);
-		if (ret && ret != -ENOMEM) {
-			kb__err(k, "Cannot look below %s for mounts and network interfaces: %s",
-				m->addr, strerror(-ret));
-			if (k->force)
-				ret = 0;
+		if (ret && ret != -ENOMEM && k->force) {
+			kb__note(k, "--force: not checked below %s for mounts and network "
+				    "interfaces: %s", m->addr, strerror(-ret));
+			ret = 0;
+		} else if (ret && ret != -ENOMEM) {
+			kb__err(k, "Cannot look below %s for mounts and network interfaces: %s; "
+				   "pass --force to bind without the check", m->addr, strerror(-ret));
 		}
 	}
 	inuse_world_free(w);
@@ -627,7 +651,36 @@ static bool apply_member(struct kb *k, struct kb_member *m)
 	return false;
 }
 
-/* Put every member touched so far back, last first. Return: true when all are back. */
+/* Why @m, now on m->now with driver_override @ovr, isn't as it was: say what differs. */
+static void say_not_back(struct kb *k, const struct kb_member *m, const char *ovr)
+{
+	const char *now_on = m->now[0] ? "on " : "without a driver";
+	const char *was_on = m->driver[0] ? "on " : "without a driver";
+	char now[PCISYS_NAME + 32], was[PCISYS_NAME + 32];
+
+	if (!strcmp(m->now, m->driver)) {
+		snprintf(now, sizeof(now), ovr[0] ? "'%s'" : "unset", ovr);
+		snprintf(was, sizeof(was), m->override[0] ? "'%s'" : "unset", m->override);
+		kb__err(k, "%s could not be put back: it is %s%s as before, but its "
+			   "driver_override is %s, was %s", m->addr, now_on, m->now, now, was);
+	} else if (!strcmp(ovr, m->override)) {
+		kb__err(k, "%s could not be put back: it is %s%s, was %s%s", m->addr, now_on,
+			m->now, was_on, m->driver);
+	} else {
+		snprintf(now, sizeof(now), ovr[0] ? "driver_override '%s'" : "no driver_override",
+			 ovr);
+		snprintf(was, sizeof(was), m->override[0] ? "driver_override '%s'"
+							  : "no driver_override", m->override);
+		kb__err(k, "%s could not be put back: it is %s%s with %s, was %s%s with %s",
+			m->addr, now_on, m->now, now, was_on, m->driver, was);
+	}
+}
+
+/*
+ * Put every member touched so far back, last first, and check it by
+ * reading both back. One whose every write was refused needs nothing and
+ * gets no note: nothing of it was changed. Return: true when all are back.
+ */
 static bool rollback(struct kb *k)
 {
 	bool all = true;
@@ -635,20 +688,26 @@ static bool rollback(struct kb *k)
 	for (size_t i = k->n; i-- > 0;) {
 		struct kb_member *m = &k->m[i];
 		char ovr[PCISYS_NAME];
+		int ret;
 
 		if (!m->touched)
 			continue;
-		if (!kb__move(k, m, m->override, m->driver, m->driver[0] != '\0', false) &&
-		    !strcmp(m->now, m->driver) && !pcisys_override(k->sysfs, m->addr, ovr) &&
-		    !strcmp(ovr, m->override)) {
-			m->note = "put back as it was";
+		kb__move(k, m, m->override, m->driver, m->driver[0] != '\0', false);
+		/* Whatever that managed (err says what failed), sysfs tells where it is. */
+		ret = pcisys_driver(k->sysfs, m->addr, m->now);
+		if (!ret)
+			ret = pcisys_override(k->sysfs, m->addr, ovr);
+		if (!ret && !strcmp(m->now, m->driver) && !strcmp(ovr, m->override)) {
+			m->note = m->changed ? "put back as it was" : NULL;
 			continue;
 		}
 		all = false;
 		m->note = "could not be put back";
-		kb__err(k, "%s could not be put back: it is %s%s, was %s%s", m->addr,
-			m->now[0] ? "on " : "without a driver", m->now,
-			m->driver[0] ? "on " : "without a driver", m->driver);
+		if (ret)
+			kb__err(k, "%s could not be put back: its state cannot be read (%s)",
+				m->addr, strerror(-ret));
+		else
+			say_not_back(k, m, ovr);
 	}
 	return all;
 }
@@ -675,16 +734,18 @@ static bool verify(struct kb *k)
 
 static int apply_bind(struct kb *k)
 {
+	static const char needs_root[] =
+		"Binding needs root: it writes to sysfs and records the drivers it replaces in "
+		"the state directory; run 'uvfio bind' as root (for example with sudo), or see "
+		"the plan with --dry-run";
 	struct bindrec old = { 0 }, rec = { 0 };
 	bool had_old, ok = true;
 	int lock, ret;
 
 	ret = bindrec_lock(k->state_dir, true, &lock);
 	if (ret == -EACCES || ret == -EPERM) {
-		kb__err(k, "Cannot use the state directory %s: %s. Binding needs root: it writes "
-			   "to sysfs and records the drivers it replaces there; run 'uvfio bind' as "
-			   "root (for example with sudo), or see the plan with --dry-run",
-			k->state_dir, strerror(-ret));
+		kb__err(k, "Cannot use the state directory %s: %s. %s", k->state_dir,
+			strerror(-ret), needs_root);
 		return ret;
 	}
 	if (ret) {
@@ -696,7 +757,10 @@ static int apply_bind(struct kb *k)
 	ret = prepare_record(k, &old, &had_old, &rec);
 	if (!ret) {
 		ret = bindrec_save(k->record, &rec);
-		if (ret)
+		if (ret == -EACCES || ret == -EPERM)
+			kb__err(k, "Cannot write the record %s: %s; nothing was changed. %s",
+				k->record, strerror(-ret), needs_root);
+		else if (ret)
 			kb__err(k, "Cannot write the record %s: %s; nothing was changed", k->record,
 				strerror(-ret));
 	}

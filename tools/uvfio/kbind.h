@@ -77,8 +77,9 @@ struct kb_member {
 	bool orig_changed;
 	/* the outcome, once applied */
 	bool touched;                  /* at least one write was attempted for it */
+	bool changed;                  /* at least one write went through */
 	bool ok;                       /* it ended as planned */
-	char now[PCISYS_NAME];         /* its driver afterwards */
+	char now[PCISYS_NAME];         /* its driver afterwards (read back, even after a failure) */
 	const char *note;              /* a phrase about the outcome, or NULL */
 };
 
@@ -144,8 +145,10 @@ int kb__resolve(struct kb *k, const char *const *names, size_t n);
  * (write driver_override; unbind the current driver unless it is @want;
  * write drivers_probe when @probe; read back the driver into m->now). With
  * @any, only a vfio driver is unbound and whatever the kernel picks is
- * fine. Return: 0 when every write went through (check m->now), else the
- * failed write's -errno, with err saying which.
+ * fine. m->now is read back after a failed write too (else it keeps the
+ * last driver known), so it always says where @m is, not where it was
+ * meant to go. Return: 0 when every write went through (check m->now),
+ * else the failed write's -errno, with err saying which.
  */
 int kb__move(struct kb *k, struct kb_member *m, const char *ovr, const char *want, bool probe,
 	     bool any);

@@ -280,6 +280,21 @@ static void show_unknown_group(struct ls *ls, long id, int err)
 	out_end(o);
 }
 
+/* "its only device is", "both its devices are", "1 of its 3 devices is": spoiling the group. */
+static const char *blockers_phrase(char *buf, size_t size, uint32_t n, uint32_t total)
+{
+	if (total == 1 && n == 1)
+		snprintf(buf, size, "its only device is");
+	else if (total == 2 && n == 2)
+		snprintf(buf, size, "both its devices are");
+	else if (n == total)
+		snprintf(buf, size, "all %" PRIu32 " of its devices are", n);
+	else
+		snprintf(buf, size, "%" PRIu32 " of its %" PRIu32 " devices %s", n, total,
+			 n == 1 ? "is" : "are");
+	return buf;
+}
+
 static void show_group(struct ls *ls, long id)
 {
 	struct uvfio_open_opts oo = {
@@ -292,7 +307,7 @@ static void show_group(struct ls *ls, long id)
 	struct uvfio_group_status st = { .argsz = sizeof(st) };
 	struct out *o = &ls->out;
 	struct uvfio_group *g;
-	char name[24], fix[96];
+	char name[24], fix[96], spoil[48];
 	int ret;
 
 	out_obj(o, NULL);
@@ -323,9 +338,8 @@ static void show_group(struct ls *ls, long id)
 	else if (!st.nr_blockers)
 		out_text(o, ": not viable, though no member's driver explains why\n");
 	else
-		out_text(o,
-			 ": not viable (%u of its %u devices %s bound to a driver that does DMA)\n",
-			 st.nr_blockers, st.nr_devices, st.nr_blockers == 1 ? "is" : "are");
+		out_text(o, ": not viable (%s bound to a driver that does DMA)\n",
+			 blockers_phrase(spoil, sizeof(spoil), st.nr_blockers, st.nr_devices));
 	if (fix[0])
 		out_jstr(o, "fix", fix);
 	out_arr(o, "devices");
