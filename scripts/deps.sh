@@ -8,6 +8,9 @@ clang libclang-rt-14-dev"
 # image is zstd-compressed; the guest's kernel and busybox come with
 # 'apt-get download' when the rig runs (apt and dpkg-deb are always there).
 PKGS="$PKGS qemu-system-x86 e2fsprogs zstd"
+# tests/vm --iommufd (the vm-iommufd step of make check) builds its guest
+# kernel from Debian's linux-source, which it fetches itself.
+PKGS="$PKGS bc bison flex libelf-dev xz-utils"
 # scripts/check.d/valgrind: memcheck over the integration suites.
 PKGS="$PKGS valgrind"
 

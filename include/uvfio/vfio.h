@@ -321,7 +321,11 @@ UVFIO_EXPORT struct uvfio_group *uvfio_device_group(struct uvfio_device *d);
  */
 UVFIO_EXPORT int uvfio_device_get_info(struct uvfio_device *d, struct uvfio_device_info *info);
 
-/* The name the device was opened with; valid until it is closed. */
+/*
+ * The device's name, valid until it is closed: a kernel device's PCI
+ * address ("0000:01:00.0", also when it was opened by its cdev path or a
+ * short address), a vfio-user device's socket path.
+ */
 UVFIO_EXPORT const char *uvfio_device_name(struct uvfio_device *d);
 
 /* "type1", "iommufd" or "vfio-user". */
@@ -359,6 +363,13 @@ UVFIO_EXPORT int uvfio_device_region(struct uvfio_device *d, uint32_t index,
 
 /**
  * uvfio_device_read() / uvfio_device_write() - access a region.
+ *
+ * One call is one request: one REGION_READ/WRITE message per
+ * max_data_xfer_size piece over vfio-user, one pread()/pwrite() on a
+ * kernel device, where vfio-pci picks the access width: a 1-, 2- or 4-byte
+ * call is one access of that size, but longer ones are split by the kernel
+ * (since Linux 6.10 into 8-byte loads and stores where aligned). Access
+ * device registers at their own width, one call per register.
  *
  * Return: 0; -EINVAL (index, range or permission); -EIO (the device
  * refused, e.g. a BAR while its space is disabled in the command register);

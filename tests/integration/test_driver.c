@@ -7,7 +7,10 @@
  * suite forks a server of the "dma" model on a socket in a temporary
  * directory and drives it over vfio-user. Generic tests hold for any PCI
  * device; device-specific tests run when the IDs match (1234:4d41, the dma
- * model; 1234:11e8, QEMU's edu) and print a TAP skip otherwise.
+ * model; 1234:11e8, QEMU's edu) and print a TAP skip otherwise. With
+ * UVFIO_TEST_NO_IOMMUFD=1 every open passes UVFIO_OPEN_F_NO_IOMMUFD, so a
+ * kernel device is driven over the type1 container even where iommufd
+ * works. The backend the first open chose is printed as "# backend: NAME".
  *
  * Each test opens and closes the device itself; the teardown closes what an
  * assertion left open before the fd-leak check, so one failure doesn't take
@@ -16,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,10 +62,13 @@ static void log_print(void *priv, int level, const char *msg)
 	printf("# uvfio: %s\n", msg);
 }
 
+static uint32_t open_flags; /* UVFIO_OPEN_F_NO_IOMMUFD when UVFIO_TEST_NO_IOMMUFD=1 */
+
 static struct uvfio_open_opts opts(void)
 {
 	return (struct uvfio_open_opts){ .argsz = sizeof(struct uvfio_open_opts),
-					 .log = log_print, .log_level = UVFIO_LOG_WARN };
+					 .flags = open_flags, .log = log_print,
+					 .log_level = UVFIO_LOG_WARN };
 }
 
 static int teardown(void **state)
@@ -235,6 +242,20 @@ static size_t cfg_len(struct uvfio_device *d)
 /* Generic tests: any PCI device on any backend                                      */
 /* ================================================================================= */
 
+/* The PCI address behind /dev/vfio/devices/@cdev, from sysfs. */
+static const char *cdev_bdf(const char *cdev)
+{
+	static char target[PATH_MAX];
+	char path[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/class/vfio-dev/%s/device", cdev);
+	n = readlink(path, target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	return strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+}
+
 static void test_open_close_no_fd_leak(void **state)
 {
 	struct uvfio_open_opts bad = opts();
@@ -249,6 +270,9 @@ static void test_open_close_no_fd_leak(void **state)
 		d = open_dut();
 		if (!strncmp(dut_name, "vfio-user:", 10))
 			assert_string_equal(uvfio_device_name(d), dut_name + 10);
+		else if (!strncmp(dut_name, "/dev/vfio/devices/", 18))
+			/* A cdev path opens the PCI device behind it, named by its address. */
+			assert_string_equal(uvfio_device_name(d), cdev_bdf(dut_name + 18));
 		else if (dut_name[0] == '/')
 			assert_string_equal(uvfio_device_name(d), dut_name);
 		else
@@ -548,10 +572,15 @@ static void test_mmap_area_matches_read(void **state)
 	w = p;
 	buf = malloc(len);
 	assert_non_null(buf);
-	/* MMIO: 32-bit loads only. */
-	assert_ret(uvfio_device_read(d, idx, off, buf, len), 0);
-	for (size_t k = 0; k < len / 4; k++)
+	/*
+	 * MMIO: 32-bit loads only, on both paths. One read() of the block would
+	 * not do: since Linux 6.10 vfio-pci reads 8 aligned bytes with one 64-bit
+	 * load, which a device may refuse (edu answers all-ones below 0x80).
+	 */
+	for (size_t k = 0; k < len / 4; k++) {
+		assert_ret(uvfio_device_read(d, idx, off + 4 * k, buf + 4 * k, 4), 0);
 		assert_int_equal(w[k], get_le32(buf + 4 * k));
+	}
 	if (is_dma_model(d)) {
 		/* Device memory: what one path writes, the other reads. */
 		uint32_t v = 0x5a5a0000;
@@ -1706,9 +1735,13 @@ int main(void)
 		TEST(test_edu_fault_after_unmap),
 	};
 	const char *env = getenv("UVFIO_TEST_DEVICE");
+	const char *legacy = getenv("UVFIO_TEST_NO_IOMMUFD");
+	struct uvfio_open_opts o;
 	int ret;
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
+	if (legacy && !strcmp(legacy, "1"))
+		open_flags = UVFIO_OPEN_F_NO_IOMMUFD;
 	if (env && *env) {
 		snprintf(dut_name, sizeof(dut_name), "%s", env);
 	} else {
@@ -1723,17 +1756,19 @@ int main(void)
 		own_srv = true;
 		snprintf(dut_name, sizeof(dut_name), "%s", srv.path);
 	}
-	printf("# device under test: %s\n", dut_name);
+	printf("# device under test: %s%s\n", dut_name,
+	       open_flags ? " (UVFIO_OPEN_F_NO_IOMMUFD)" : "");
 	/* A device that can't be opened at all fails every test the same way: say it once. */
-	ret = uvfio_device_open(dut_name, &(struct uvfio_open_opts){
-		.argsz = sizeof(struct uvfio_open_opts), .log = log_print,
-		.log_level = UVFIO_LOG_ERR }, &t_dev[0]);
+	o = opts();
+	o.log_level = UVFIO_LOG_ERR;
+	ret = uvfio_device_open(dut_name, &o, &t_dev[0]);
 	if (ret) {
 		printf("Bail out! cannot open %s: %s\n", dut_name, strerror(-ret));
 		if (own_srv)
 			peer_stop(&srv);
 		return 1;
 	}
+	printf("# backend: %s\n", uvfio_device_backend(t_dev[0]));
 	uvfio_device_close(t_dev[0]);
 	t_dev[0] = NULL;
 	uvfio_test_tap();

@@ -45,7 +45,7 @@ def choose_accel(want):
     return "tcg", "no usable /dev/kvm"
 
 
-def command(kit, manifest, accel, initrd, disk, results, serial, mem=512):
+def command(kit, manifest, accel, initrd, disk, results, serial, mem=512, append=""):
     pvh = manifest.get("boot") == "pvh"
     kernel = os.path.join(kit, "vmlinux" if pvh else "vmlinuz")
     cpu = ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else \
@@ -58,7 +58,7 @@ def command(kit, manifest, accel, initrd, disk, results, serial, mem=512):
         # The IOMMU before the devices it translates for.
         "-device", "intel-iommu,intremap=on",
         "-kernel", kernel, "-initrd", initrd,
-        "-append", "console=ttyS0 panic=-1 loglevel=4 intel_iommu=on",
+        "-append", ("console=ttyS0 panic=-1 loglevel=4 intel_iommu=on " + append).strip(),
         "-device", "edu,addr=03.0",
         "-device", "pci-bridge,id=br0,chassis_nr=1,shpc=off,addr=04.0",
         "-device", "edu,bus=br0,addr=01.0",

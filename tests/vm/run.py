@@ -4,6 +4,7 @@
 
     tests/vm/run.py BUILD_DIR [--stage NAME]... [--console] [--accel auto|kvm|tcg]
                               [--timeout S] [--refresh-kit] [--cache DIR] [--kernel PKG]
+                              [--iommufd [--iommufd-kernel VMLINUX]] [--shell]
 
 Fetches (once; cached) a stock Debian kernel and busybox, builds an
 initramfs around the project's binaries from BUILD_DIR (a meson build
@@ -15,10 +16,19 @@ host step, one per guest check, and a verdict; exits 1 if anything failed.
 Nothing is skipped silently: a missing tool or a failed download is a
 failed line that says what to do.
 
+--iommufd boots instead a kernel with CONFIG_IOMMUFD and
+CONFIG_VFIO_DEVICE_CDEV, which Debian's lack: built once from Debian's
+linux-source by tests/vm/kernel.py (~5 minutes; cached), or the one
+--iommufd-kernel names. Its stages run the suite over iommufd by PCI address
+and by cdev path and over type1 on the same kernel, and check that a group
+the nvme driver spoils is refused.
+
 Environment: UVFIO_VM_CACHE (kit cache, default
 ${XDG_CACHE_HOME:-$HOME/.cache}/uvfio/vm), UVFIO_VM_KERNEL (kernel package,
-default linux-image-amd64), UVFIO_VM_ACCEL, UVFIO_VM_TIMEOUT. docs/testing.md
-has the details.
+default linux-image-amd64), UVFIO_VM_ACCEL, UVFIO_VM_TIMEOUT,
+UVFIO_VM_IOMMUFD_KERNEL (--iommufd-kernel), UVFIO_VM_KSRC (the source
+package for --iommufd, default linux-source-6.12). docs/testing.md has the
+details.
 """
 import argparse
 import json
@@ -34,11 +44,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import disk         # noqa: E402
 import initramfs    # noqa: E402
+import kernel       # noqa: E402
 import kit          # noqa: E402
 import machine      # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STAGES = ["driver", "info", "ls", "nvme", "bind"]
+IOMMUFD_STAGES = ["driver", "cdev", "type1", "info", "ls", "nvme", "nonviable", "bind"]
 NVME_SERIAL = "UVFIOVM0001"
 HOST_TOOLS = [machine.QEMU, "timeout", "apt-get", "dpkg-deb", "mke2fs", "e2fsck", "ldd"]
 
@@ -161,8 +173,9 @@ def json_shape_diff(ref, got):
 class Guest:
     """Turns the guest's result lines into TAP as they arrive."""
 
-    def __init__(self, tap, reference, accel):
+    def __init__(self, tap, reference, accel, prefix):
         self.tap = tap
+        self.prefix = prefix
         self.reference = reference      # (text, json) or None
         self.accel = accel
         self.booted = False
@@ -190,7 +203,8 @@ class Guest:
         elif word == "hello":
             rel, _, up = rest.partition(" ")
             self.booted = True
-            self.tap.ok(f"vm: guest booted: kernel {rel}, /init at {up} s ({self.accel})")
+            self.tap.ok(f"{self.prefix}: guest booted: kernel {rel}, /init at {up} s "
+                        f"({self.accel})")
         elif word == "stage":
             self.started.append(rest)
         elif word == "end":
@@ -231,31 +245,47 @@ def parse_args():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build", help="meson build directory with the project's binaries")
     ap.add_argument("--stage", action="append", default=[],
-                    help=f"run only these guest stages ({', '.join(STAGES)}); repeat or "
-                         "separate with commas; setup always runs")
+                    help=f"run only these guest stages (stock kernel: {', '.join(STAGES)}; "
+                         f"--iommufd: {', '.join(IOMMUFD_STAGES)}); repeat or separate "
+                         "with commas; setup always runs")
     ap.add_argument("--console", action="store_true",
                     help="stream the guest console to stderr (it is always in BUILD/vm/console.log)")
     ap.add_argument("--accel", choices=["auto", "kvm", "tcg"],
                     default=os.environ.get("UVFIO_VM_ACCEL", "auto"))
     ap.add_argument("--timeout", type=int, default=int(os.environ.get("UVFIO_VM_TIMEOUT", "0")),
-                    help="hard limit for QEMU in seconds (default 90 under TCG, 60 under KVM)")
+                    help="hard limit for QEMU in seconds (default 90 under TCG, 60 under KVM; "
+                         "twice that with --iommufd)")
+    ap.add_argument("--shell", action="store_true",
+                    help="interactive: after setup (and the stages --stage names; none by "
+                         "default) a shell on the guest's console, no time limit; 'exit' "
+                         "powers the guest off")
     ap.add_argument("--refresh-kit", action="store_true", help="download and build the kit again")
     ap.add_argument("--cache", default=kit.default_cache(), help="where the kit is cached")
     ap.add_argument("--kernel", default=os.environ.get("UVFIO_VM_KERNEL", "linux-image-amd64"),
                     help="the Debian kernel package (or meta package) to boot")
+    ap.add_argument("--iommufd", action="store_true",
+                    help="boot a kernel with IOMMUFD and VFIO_DEVICE_CDEV (built from Debian's "
+                         "linux-source on first use, then cached) and run the iommufd stages")
+    ap.add_argument("--iommufd-kernel", default=os.environ.get("UVFIO_VM_IOMMUFD_KERNEL"),
+                    metavar="VMLINUX",
+                    help="with --iommufd: boot this kernel (a PVH vmlinux or a bzImage, "
+                         "everything built in) instead of building one")
     a = ap.parse_args()
+    if a.iommufd_kernel and not a.iommufd:
+        ap.error("--iommufd-kernel goes with --iommufd")
+    known = IOMMUFD_STAGES if a.iommufd else STAGES
     stages = [s for arg in a.stage for s in arg.split(",") if s]
-    bad = [s for s in stages if s not in STAGES]
+    bad = [s for s in stages if s not in known]
     if bad:
-        ap.error(f"no stage {', '.join(bad)}; the stages are {', '.join(STAGES)}")
-    a.stages = [s for s in STAGES if s in stages] if stages else list(STAGES)
+        ap.error(f"no stage {', '.join(bad)}; the stages are {', '.join(known)}")
+    a.stages = [s for s in known if s in stages] if stages or a.shell else list(known)
     return a
 
 
-def finish(tap, t0, timings):
+def finish(tap, t0, timings, prefix="vm"):
     print(f"1..{tap.n}")
     spent = ", ".join(f"{k} {v:.1f} s" for k, v in timings)
-    log(f"vm: {tap.passed} passed, {tap.failed} failed, {tap.skipped} skipped in "
+    log(f"{prefix}: {tap.passed} passed, {tap.failed} failed, {tap.skipped} skipped in "
         f"{time.time() - t0:.1f} s" + (f" ({spent})" if spent else ""))
     return 1 if tap.failed else 0
 
@@ -266,73 +296,92 @@ def main():
     tap = Tap()
     timings = []
     build = os.path.abspath(a.build)
-    work = os.path.join(build, "vm")
-    log(f"uvfio VM rig: binaries from {build}, kit cache {a.cache}, stages {' '.join(a.stages)}")
+    P = "vm-iommufd" if a.iommufd else "vm"
+    work = os.path.join(build, P)
+    log(f"uvfio VM rig{' (iommufd)' if a.iommufd else ''}: binaries from {build}, kit cache "
+        f"{a.cache}, stages {' '.join(a.stages)}")
 
     missing = [t for t in HOST_TOOLS if not shutil.which(t)]
     if missing:
-        tap.not_ok(f"vm: host tools ({', '.join(HOST_TOOLS)})",
+        tap.not_ok(f"{P}: host tools ({', '.join(HOST_TOOLS)})",
                    f"missing: {', '.join(missing)}; run scripts/deps.sh (it installs "
                    "qemu-system-x86 and e2fsprogs from Debian)")
-        return finish(tap, t0, timings)
-    tap.ok("vm: host tools present (" + " ".join(HOST_TOOLS) + ")")
+        return finish(tap, t0, timings, P)
+    tap.ok(f"{P}: host tools present (" + " ".join(HOST_TOOLS) + ")")
 
     absent = [b for b in initramfs.BINARIES if not os.path.isfile(os.path.join(build, b))]
     if absent:
-        tap.not_ok(f"vm: the project's binaries in {build}",
+        tap.not_ok(f"{P}: the project's binaries in {build}",
                    f"missing: {', '.join(absent)}; build them first (meson setup {a.build} && "
                    f"ninja -C {a.build})")
-        return finish(tap, t0, timings)
+        return finish(tap, t0, timings, P)
 
     try:
-        kdir, man, cached = kit.get(a.cache, a.kernel, a.refresh_kit, log)
+        if a.iommufd_kernel:
+            kdir, man = kernel.own(a.iommufd_kernel, a.cache, work, log)
+            how = "your own"
+        elif a.iommufd:
+            kdir, man, cached = kernel.get(a.cache, a.refresh_kit, log)
+            how = "cached" if cached else f"built in {man['build_seconds']} s"
+        else:
+            kdir, man, cached = kit.get(a.cache, a.kernel, a.refresh_kit, log)
+            how = "cached" if cached else "downloaded"
     except kit.KitError as e:
-        tap.not_ok("vm: the guest kit (Debian kernel and busybox-static)", str(e))
-        return finish(tap, t0, timings)
+        what = ("the iommufd kit (a kernel built from Debian's linux-source, busybox-static)"
+                if a.iommufd else "the guest kit (Debian kernel and busybox-static)")
+        tap.not_ok(f"{P}: {what}", str(e))
+        return finish(tap, t0, timings, P)
     timings.append(("kit", time.time() - t0))
-    tap.ok(f"vm: kit {man['kernel_package']} {man['kernel_version']}, busybox-static "
-           f"{man['busybox_version']} ({'cached' if cached else 'downloaded'}, boot "
-           f"{man['boot']}, iommufd {'yes' if man.get('iommufd') in ('y', 'm') else 'no'})")
+    iommufd = {"y": "yes", "m": "yes", "?": "not checked"}.get(man.get("iommufd"), "no")
+    tap.ok(f"{P}: kit {man['kernel_package']} {man['kernel_version']}, busybox-static "
+           f"{man['busybox_version']} ({how}, boot {man['boot']}, iommufd {iommufd})")
 
     t = time.time()
     os.makedirs(work, exist_ok=True)
     marker = f"UVFIO-VM-LBA0 {secrets.token_hex(8)}"
     img = os.path.join(work, "nvme.img")
     try:
-        tap.ok("vm: nvme backing file: " + disk.build(img, marker))
+        tap.ok(f"{P}: nvme backing file: " + disk.build(img, marker))
     except disk.DiskError as e:
-        tap.not_ok("vm: nvme backing file (ext2, marker in LBA 0)", str(e))
-        return finish(tap, t0, timings)
+        tap.not_ok(f"{P}: nvme backing file (ext2, marker in LBA 0)", str(e))
+        return finish(tap, t0, timings, P)
 
     reference = None
     try:
         with tempfile.TemporaryDirectory(prefix="uvfio-vm-") as tmp:
             reference = info_reference(build, tmp)
-        tap.ok("vm: uvfio info of a dma socket on the host, the guest's reference (" +
+        tap.ok(f"{P}: uvfio info of a dma socket on the host, the guest's reference (" +
                " ".join(info_sections(reference[0])) + ")")
     except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
-        tap.not_ok("vm: uvfio info of a dma socket on the host, the guest's reference", str(e))
+        tap.not_ok(f"{P}: uvfio info of a dma socket on the host, the guest's reference", str(e))
 
     conf = "".join(f"{k}={shlex.quote(v)}\n" for k, v in (
-        ("STAGES", " ".join(a.stages)), ("MARKER", marker), ("NVME_SERIAL", NVME_SERIAL)))
+        ("STAGES", " ".join(a.stages)), ("MARKER", marker), ("NVME_SERIAL", NVME_SERIAL),
+        ("BACKEND", "iommufd" if a.iommufd else "type1")))
     rd = os.path.join(work, "initramfs.cpio")
     try:
-        tap.ok("vm: initramfs: " + initramfs.build(rd, build, kdir, man,
+        tap.ok(f"{P}: initramfs: " + initramfs.build(rd, build, kdir, man,
                                                    os.path.join(HERE, "guest"), conf))
     except (initramfs.ImageError, OSError, subprocess.SubprocessError) as e:
-        tap.not_ok("vm: initramfs with the project's binaries", str(e))
-        return finish(tap, t0, timings)
+        tap.not_ok(f"{P}: initramfs with the project's binaries", str(e))
+        return finish(tap, t0, timings, P)
     timings.append(("build", time.time() - t))
 
     accel, why = machine.choose_accel(a.accel)
-    timeout = a.timeout or (60 if accel == "kvm" else 90)
+    if a.shell:
+        argv = machine.command(kdir, man, accel, rd, img, os.path.join(work, "results.txt"),
+                               NVME_SERIAL, append="uvfio.shell=1")
+        log(f"booting under {accel} with a shell on the console at the end; 'exit' in it "
+            "powers the guest off")
+        return subprocess.call(argv)
+    timeout = a.timeout or (60 if accel == "kvm" else 90) * (2 if a.iommufd else 1)
     log(f"booting under {accel} ({why}), hard limit {timeout} s; console in "
         f"{os.path.join(work, 'console.log')}")
     argv = machine.command(kdir, man, accel, rd, img, os.path.join(work, "results.txt"),
                            NVME_SERIAL)
     with open(os.path.join(work, "qemu.cmd"), "w", encoding="utf-8") as f:
         f.write(" ".join(shlex.quote(x) for x in argv) + "\n")
-    guest = Guest(tap, reference, accel)
+    guest = Guest(tap, reference, accel, P)
     echo = (lambda line: print(line, file=sys.stderr, flush=True)) if a.console else None
     out = machine.run(argv, timeout, os.path.join(work, "console.log"),
                       os.path.join(work, "results.txt"), guest, echo)
@@ -346,7 +395,7 @@ def main():
     elif out.rc:
         problems.append(f"QEMU exited with status {out.rc}")
     if not guest.booted:
-        tap.not_ok("vm: guest booted", "; ".join(problems) or "/init never reported")
+        tap.not_ok(f"{P}: guest booted", "; ".join(problems) or "/init never reported")
     if guest.done is None:
         problems.append("the guest never finished (no 'done' line)")
     elif list(guest.done) != guest.counted:
@@ -356,7 +405,7 @@ def main():
         problems.append(f"stages that did not run to the end: {' '.join(lost)}")
     p, f, s = guest.counted
     tap.check(not problems and not f,
-              f"vm: guest verdict: {p} passed, {f} failed, {s} skipped; "
+              f"{P}: guest verdict: {p} passed, {f} failed, {s} skipped; "
               f"QEMU ran {out.seconds:.1f} s",
               "; ".join(problems) or f"{f} guest check(s) failed")
     if problems or f:
@@ -364,7 +413,7 @@ def main():
             tail = cl.read().splitlines()[-40:]
         tap.diag("last console lines (all of them: " + os.path.join(work, "console.log") + "):")
         tap.diag("\n".join("| " + l for l in tail))
-    return finish(tap, t0, timings)
+    return finish(tap, t0, timings, P)
 
 
 if __name__ == "__main__":

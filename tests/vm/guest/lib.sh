@@ -54,9 +54,10 @@ wait_for() {
 }
 
 # relay PREFIX LOG STATUS: one result per test line of a TAP log (cmocka's
-# or nvme-test's). A failed test carries the last diagnostic before it. A
-# plan that isn't met, a bail-out, or a non-zero exit without a failed test
-# (a crash) is a failure of its own.
+# or nvme-test's). A failed test carries its diagnostic: the first "# " line
+# after it (cmocka prints the failed assertion there), else the last before
+# it. A plan that isn't met, a bail-out, or a non-zero exit without a failed
+# test (a crash) is a failure of its own.
 relay() {
 	_prefix=$1
 	_log=$2
@@ -65,30 +66,37 @@ relay() {
 	_seen=0
 	_bad=0
 	_diag=
+	_pend=
 	while IFS= read -r _line; do
+		case $_line in
+		"# "*)
+			if [ -n "$_pend" ] && [ -z "$_after" ]; then _after=${_line#\# }
+			else _diag=${_line#\# }; fi
+			continue ;;
+		esac
+		relay_flush
 		case $_line in
 		"ok "[0-9]*" # SKIP "*)
 			_seen=$((_seen + 1))
-			skip "$_prefix: ${_line#*# SKIP }" "${_diag:-not for this device}"
-			_diag= ;;
+			skip "$_prefix: ${_line#*# SKIP }" "${_diag:-not for this device}" ;;
 		"ok "[0-9]*)
 			_seen=$((_seen + 1))
-			pass "$_prefix: ${_line#ok [0-9]* - }"
-			_diag= ;;
+			pass "$_prefix: ${_line#ok [0-9]* - }" ;;
 		"not ok "[0-9]*)
 			_seen=$((_seen + 1))
 			_bad=$((_bad + 1))
-			fail "$_prefix: ${_line#not ok [0-9]* - }" "$_diag"
-			_diag= ;;
+			_pend="$_prefix: ${_line#not ok [0-9]* - }"
+			_before=$_diag
+			_after= ;;
 		"1.."[0-9]*)
 			_plan=${_line#1..} ;;
 		"Bail out!"*)
 			_bad=$((_bad + 1))
 			fail "$_prefix: ${_line}" ;;
-		"# "*)
-			_diag=${_line#\# } ;;
 		esac
+		_diag=
 	done < "$_log"
+	relay_flush
 	if [ "$_plan" -gt 0 ] && [ "$_seen" -ne "$_plan" ]; then
 		_bad=$((_bad + 1))
 		fail "$_prefix: all $_plan tests ran" "only $_seen reported; see the console"
@@ -96,6 +104,12 @@ relay() {
 	if [ "$_rc" -ne 0 ] && [ "$_bad" -eq 0 ]; then
 		fail "$_prefix: exit status 0" "it exited with $_rc; see the console"
 	fi
+}
+
+relay_flush() {
+	[ -n "$_pend" ] || return 0
+	fail "$_pend" "${_after:-$_before}"
+	_pend=
 }
 
 # run_tap PREFIX COMMAND...: run a TAP program, show its output, relay it.
@@ -130,6 +144,11 @@ group_of() {
 
 group_members() {
 	ls "/sys/kernel/iommu_groups/$1/devices" 2>/dev/null
+}
+
+# cdev_of BDF: the name of the device's VFIO cdev (vfioN), if it has one.
+cdev_of() {
+	ls "$PCI/$1/vfio-dev" 2>/dev/null | head -n 1
 }
 
 is_bridge() {

@@ -3,31 +3,86 @@
 #
 # Each leaves the devices as setup left them, so any one can run alone
 # (tests/vm/run.py --stage NAME):
-#   $EDU     QEMU's edu on the root bus, alone in group $G_EDU, on vfio-pci;
+#   $EDU     QEMU's edu on the root bus, alone in group $G_EDU, on vfio-pci
+#            (its VFIO cdev, where the kernel has them: /dev/vfio/devices/$CDEV);
 #   $G_BR    the group behind the conventional PCI bridge $BRIDGE: a second
 #            edu ($EDU_BR, no driver) and the NVMe controller ($NVME, on the
 #            kernel's nvme driver, its namespace holding an ext2 file system
 #            and the host's marker in LBA 0).
+# $BACKEND is the backend a plain open must choose: type1 on the stock
+# kernel, iommufd on the one tests/vm/kernel.py builds.
 
-# --- driver: the driver-side integration suite, over the type1 container --------------
+# --- driver, cdev, type1: the driver-side integration suite -----------------------------
 
-stage_driver() {
-	run_tap driver env UVFIO_TEST_DEVICE="$EDU" test_driver
+# suite PREFIX WANT DEVICE [VAR=VALUE...]: test_driver on DEVICE, which must
+# have run over the WANT backend; then the edu fault case's DMAR faults.
+suite() {
+	_sp=$1
+	_want=$2
+	_dev=$3
+	shift 3
+	dmar_quiet
+	_mark_w=$(edu_fault_lines Write)
+	_mark_r=$(edu_fault_lines Read)
+	run_tap "$_sp" env UVFIO_TEST_DEVICE="$_dev" "$@" test_driver
+	_got=$(sed -n 's/^# backend: //p' "/tmp/$_sp.log" | head -n 1)
+	if [ "$_got" = "$_want" ]; then pass "$_sp: the suite ran over the $_want backend"
+	else fail "$_sp: the suite ran over the $_want backend" "it says: '${_got:-nothing}'"; fi
 	# The edu fault case prints the IOVA it was refused at; the IOMMU must have
-	# logged the refusal, as a write and as a read fault.
-	_iova=$(sed -n 's/^# edu: DMA to unmapped IOVA \(0x[0-9a-f]*\).*/\1/p' /tmp/driver.log |
+	# logged the refusal, as a write and as a read fault, during this run.
+	_iova=$(sed -n 's/^# edu: DMA to unmapped IOVA \(0x[0-9a-f]*\).*/\1/p' "/tmp/$_sp.log" |
 		head -n 1)
-	_at="\\[${EDU#0000:}\\]"
 	for _dir in Write Read; do
-		_name="driver: dmesg shows a DMAR $_dir fault from ${EDU#0000:} at the unmapped IOVA"
+		_name="$_sp: dmesg shows a DMAR $_dir fault from ${EDU#0000:} at the unmapped IOVA"
+		[ $_dir = Write ] && _mark=$_mark_w || _mark=$_mark_r
 		if [ -z "$_iova" ]; then
 			fail "$_name" "the edu fault test printed no IOVA (did it run?)"
-		elif wait_for 3 dmesg_has "DMAR: \\[DMA $_dir .*$_at fault addr $_iova "; then
+		elif wait_for 3 edu_fault_logged "$_dir" "$_iova" "$_mark"; then
 			pass "$_name ($_iova)"
 		else
-			fail "$_name ($_iova)" "no such line in dmesg"
+			fail "$_name ($_iova)" "no new such line in dmesg"
 		fi
 	done
+}
+
+# edu_fault_lines DIR [IOVA]: how many DMAR faults of that direction from
+# $EDU (at IOVA) dmesg holds.
+edu_fault_lines() {
+	dmesg | grep -Ec "DMAR: \\[DMA $1 .*\\[${EDU#0000:}\\] fault addr ${2:-0x[0-9a-f]*} "
+}
+
+# edu_fault_logged DIR IOVA BEFORE: more of them at IOVA than BEFORE (of any IOVA).
+edu_fault_logged() {
+	[ "$(edu_fault_lines "$1" "$2")" -gt 0 ] && [ "$(edu_fault_lines "$1")" -gt "$3" ]
+}
+
+# dmar_quiet: wait until the kernel's DMAR fault messages are out of their
+# rate limit (10 a 5 s window, two or three per fault), or the next run's
+# faults go unlogged. Every window opens with a message that is printed, so
+# 5 s after the last one printed a new window is due.
+dmar_quiet() {
+	_last=$(dmesg | grep -E 'DRHD: handling fault|DMAR: \[DMA ' | tail -n 1 |
+		sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
+	[ -n "$_last" ] || return 0
+	sleep "$(awk -v t="$_last" '{ w = t + 5.5 - $1; printf "%.1f", (w > 0 ? w : 0) }' /proc/uptime)"
+}
+
+stage_driver() {
+	suite driver "$BACKEND" "$EDU"
+}
+
+# By the cdev's path the open can only go through iommufd.
+stage_cdev() {
+	if [ -z "$CDEV" ]; then
+		fail "cdev: $EDU has a VFIO cdev" "no $PCI/$EDU/vfio-dev: no CONFIG_VFIO_DEVICE_CDEV?"
+		return
+	fi
+	suite cdev iommufd "/dev/vfio/devices/$CDEV"
+}
+
+# The legacy container on a kernel where iommufd works too.
+stage_type1() {
+	suite type1 type1 "$EDU" UVFIO_TEST_NO_IOMMUFD=1
 }
 
 # --- info: uvfio info of a PCI address ------------------------------------------------
@@ -40,8 +95,8 @@ stage_info() {
 	cat /tmp/info.err /tmp/info.txt | sed 's/^/[info] /'
 	if [ "$_st" -eq 0 ]; then pass "info: uvfio info $EDU exits 0"
 	else fail "info: uvfio info $EDU exits 0" "exit $_st: $(head -n 3 /tmp/info.err)"; fi
-	check "info: it shows the type1 backend and the edu's ID 1234:11e8" \
-		sh -c 'grep -q "backend type1" /tmp/info.txt && grep -q "ID 1234:11e8" /tmp/info.txt'
+	check "info: it shows the $BACKEND backend and the edu's ID 1234:11e8" \
+		sh -c "grep -q 'backend $BACKEND' /tmp/info.txt && grep -q 'ID 1234:11e8' /tmp/info.txt"
 	send info.txt /tmp/info.txt
 	uvfio info --json "$EDU" > /tmp/info.json 2> /tmp/info.err
 	_st=$?
@@ -113,8 +168,45 @@ stage_nvme() {
 	fi
 	pass "nvme: group $G_BR handed to vfio-pci by the rig (driver_override)"
 	run_tap nvme nvme-test "$NVME" --serial "$NVME_SERIAL" --marker "$MARKER" --not-nvme "$EDU"
+	check "nvme: nvme-test drove $NVME over the $BACKEND backend" \
+		grep -q "^ok .*(backend $BACKEND)" /tmp/nvme.log
 	check "nvme: $NVME back on the kernel's nvme driver, its namespace back" rig_give_group
 	mount_check "nvme: the namespace's ext2 mounts; hello.txt holds the marker" && umount /mnt
+}
+
+# --- nonviable: a group the kernel's nvme driver spoils --------------------------------
+
+# $EDU_BR on vfio-pci while $NVME stays on nvme: opening it must fail with a
+# sentence naming the blocker, by address and (with cdevs) by cdev path.
+stage_nonviable() {
+	if ! to_vfio "$EDU_BR"; then
+		fail "nonviable: $EDU_BR bound to vfio-pci, $NVME left on nvme" \
+			"$EDU_BR: $(driver_of "$EDU_BR")"
+		from_vfio "$EDU_BR"
+		return
+	fi
+	_cd=$(cdev_of "$EDU_BR")
+	_devs=$EDU_BR
+	if [ -n "$_cd" ]; then
+		_devs="$_devs /dev/vfio/devices/$_cd"
+	elif [ "$BACKEND" = iommufd ]; then
+		fail "nonviable: $EDU_BR on vfio-pci has a VFIO cdev" "no $PCI/$EDU_BR/vfio-dev"
+	fi
+	for _d in $_devs; do
+		uvfio info "$_d" > /tmp/nonviable.txt 2>&1
+		_st=$?
+		sed 's/^/[nonviable] /' /tmp/nonviable.txt
+		_name="nonviable: uvfio info $_d fails: group $G_BR is not viable, $NVME (nvme) blocks it"
+		if [ "$_st" -ne 0 ] && grep -q "not viable" /tmp/nonviable.txt &&
+		   grep -q "$NVME.*nvme" /tmp/nonviable.txt; then
+			pass "$_name"
+		else
+			fail "$_name" "exit $_st: $(tail -n 2 /tmp/nonviable.txt | tr '\n' ' ')"
+		fi
+	done
+	check "nonviable: $NVME still on the kernel's nvme driver, its namespace there" \
+		nvme_ready "$NVME"
+	check "nonviable: $EDU_BR off vfio-pci again" from_vfio "$EDU_BR"
 }
 
 # --- bind: uvfio bind / unbind ----------------------------------------------------------
