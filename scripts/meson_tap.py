@@ -7,6 +7,7 @@ one TAP line per subtest from meson's test log (a test that crashed or
 printed no TAP is one "not ok" line with its result). Returns the exit
 status for check.py: 0 when nothing failed.
 """
+import glob
 import json
 import os
 import re
@@ -42,14 +43,27 @@ def suite_step(name, builddir, meson_opts, env, suites, wrap=None, build_env=Non
         print(out[-4000:])
         print(f"not ok 1 - {name}: the build in {builddir} failed")
         return 1
-    cmd = ["meson", "test", "-C", builddir, "--no-rebuild", "--print-errorlogs"]
+    # A log of its own: meson names the default one after the wrapper, and
+    # an older testlog.json must never be read as this run's.
+    # (With --wrap, meson adds the wrapper's name: check-NAME-valgrind.json.)
+    logbase = "check-" + name
+    logs = os.path.join(ROOT, builddir, "meson-logs")
+    for old in glob.glob(os.path.join(logs, logbase + "*.json")):
+        os.unlink(old)
+    cmd = ["meson", "test", "-C", builddir, "--no-rebuild", "--print-errorlogs",
+           "--logbase", logbase]
     for s in suites:
         cmd += ["--suite", s]
     if wrap:
         cmd += ["--wrap", wrap]
     rc, out = sh(cmd, env)
-    log = os.path.join(ROOT, builddir, "meson-logs", "testlog.json")
     failed = 0
+    found = glob.glob(os.path.join(logs, logbase + "*.json"))
+    log = found[0] if len(found) == 1 else None
+    if not log:
+        print(out[-4000:])
+        print(f"not ok 1 - {name}: meson test wrote no log (exit status {rc})")
+        return 1
     for line in open(log, encoding="utf-8"):
         t = json.loads(line)
         tap = [l for l in (t.get("stdout") or "").splitlines() if TAP.match(l)]
