@@ -13,7 +13,8 @@
  * Hazard: every argument comes from the peer. Ranges must not wrap; fds may
  * be pipes, sockets, O_PATH, read-only, or shorter than the range they claim
  * to back, and a device model that dereferences a pointer past a regular
- * file's end gets SIGBUS, so ranges are checked against st_size at map time.
+ * file's end gets SIGBUS, so ranges are checked against st_size at map time
+ * (and device files, which have no size, are probed: probe_window()).
  * A client that shrinks a file after mapping it can still cause SIGBUS;
  * only memfd seals (F_SEAL_SHRINK) rule that out, and sealing is the
  * client's choice (libvfio-user has the same exposure).
@@ -293,6 +294,42 @@ static int map_window(struct uvfio__dma_table *t, int fd, uint64_t offset, uint6
 	return map_file(t, fd, (off_t)start, (size_t)(size + *rel), &rw, want_w, id);
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
+/*
+ * A device file has no st_size to check a range against, and its mapping
+ * may fault where the driver has nothing behind it: a shared mapping of
+ * /dev/zero at an offset is a shmem object the size of the mapping, so its
+ * last pages raise SIGBUS in whoever touches them first, the device model.
+ * Fault in the window's first and last page without a signal
+ * (MADV_POPULATE_READ) and refuse the range (-ERANGE) if either fails.
+ * Mappings the kernel won't populate (VM_PFNMAP, or a kernel before 5.14:
+ * EINVAL) are taken on trust. Caller has just mapped slot @id (refs 0);
+ * on failure it is unmapped and free again.
+ */
+static int probe_window(struct uvfio__dma_table *t, uint32_t id)
+{
+	struct file_slot *s = &t->slots[id];
+	uint8_t *last = s->base + ((s->len - 1) & ~(t->host_page - 1));
+	int ret = 0;
+
+	if (!madvise(s->base, t->host_page, MADV_POPULATE_READ) &&
+	    !madvise(last, t->host_page, MADV_POPULATE_READ))
+		return 0;
+	if (errno == EFAULT || errno == EHWPOISON)
+		ret = -ERANGE;
+	else if (errno == ENOMEM)
+		ret = -ENOMEM;
+	if (!ret)
+		return 0;
+	munmap(s->base, s->len);
+	t->nfiles--;
+	slot_put_back(t, id);
+	return ret;
+}
+
 static uint32_t find_whole(const struct uvfio__dma_table *t, const struct stat *st,
 			   uint64_t need_end, bool want_w)
 {
@@ -335,8 +372,10 @@ static int get_slot(struct uvfio__dma_table *t, int fd, uint64_t offset, uint64_
 	rw = (fl & O_ACCMODE) == O_RDWR;
 	if (want_w && !rw)
 		return -EACCES;
-	if (!S_ISREG(st.st_mode))
-		return map_window(t, fd, offset, size, rw, want_w, id, rel);
+	if (!S_ISREG(st.st_mode)) {
+		ret = map_window(t, fd, offset, size, rw, want_w, id, rel);
+		return ret ? ret : probe_window(t, *id);
+	}
 
 	if (st.st_size < 0 || end > (uint64_t)st.st_size)
 		return -ERANGE;
