@@ -42,8 +42,15 @@ struct user_conn {
 	struct uvfio_group *group;
 	struct uvfio_device *device;    /* the one device, when open */
 	const struct uvfio__log *log;
-	uint8_t *buf;                   /* request scratch */
+	uint8_t *buf;                   /* request scratch (REGION_READ replies land here) */
 	size_t buf_cap;
+	/*
+	 * DMA_READ replies, apart from buf: they are built while a call waits
+	 * for its reply, which may be headed for buf (a realloc of buf there
+	 * would leave that call writing into freed memory).
+	 */
+	uint8_t *dma_buf;
+	size_t dma_cap;
 };
 
 /* A reply's payload goes here; it must fit @cap (else -EPROTO). */
@@ -160,20 +167,20 @@ static int serve_one(struct user_conn *u, struct uvfio__conn *c, struct uvfio__m
 		iov[0] = (struct iovec){ hdr, sizeof(hdr) };
 		return uvfio__conn_send(c, &h, iov, 1, NULL, 0);
 	}
-	if (a.count > u->buf_cap) {
-		uint8_t *n = realloc(u->buf, a.count);
+	if (a.count > u->dma_cap) {
+		uint8_t *n = realloc(u->dma_buf, a.count);
 
 		if (!n)
 			return send_error(c, &m->hdr, ENOMEM);
-		u->buf = n;
-		u->buf_cap = a.count;
+		u->dma_buf = n;
+		u->dma_cap = a.count;
 	}
-	ret = container_copy(ct, a.addr, u->buf, a.count, UVFIO_DMA_READ, false);
+	ret = container_copy(ct, a.addr, u->dma_buf, a.count, UVFIO_DMA_READ, false);
 	if (ret)
 		return send_error(c, &m->hdr, -ret);
 	uvfio_proto_dma_access_encode(hdr, sizeof(hdr), false, &a);
 	iov[0] = (struct iovec){ hdr, sizeof(hdr) };
-	iov[1] = (struct iovec){ u->buf, a.count };
+	iov[1] = (struct iovec){ u->dma_buf, a.count };
 	return uvfio__conn_send(c, &h, iov, 2, NULL, 0);
 }
 
@@ -512,6 +519,7 @@ static void user_group_close(struct uvfio_group *g)
 	uvfio__conn_destroy(u->twin);
 	pthread_mutex_destroy(&u->io);
 	free(u->buf);
+	free(u->dma_buf);
 	free(u);
 	g->priv = NULL;
 }

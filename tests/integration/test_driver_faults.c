@@ -418,6 +418,7 @@ enum fake_mode {
 	FAKE_DMA_REQUESTS,
 	FAKE_UNSOLICITED,
 	FAKE_IDLE_FLOOD,
+	FAKE_DMA_DURING_READ,
 };
 
 #define FAKE_VENDOR 0x1234
@@ -844,6 +845,20 @@ static int fake_region_read(struct fstate *s, const struct peer_msg *m)
 	case FAKE_DMA_REQUESTS:
 		fake_dma_requests(s);
 		break;
+	case FAKE_DMA_DURING_READ: {
+		/* More than the client's read buffer holds, while it waits for this reply. */
+		struct peer_msg rep;
+
+		if (fake_dma(s, UVFIO_CMD_DMA_READ, FAKE_RW, 2 * PG, NULL, 0, &rep)) {
+			s->fail = s->fail ? s->fail : 1;
+			break;
+		}
+		if ((rep.hdr.flags & UVFIO_F_ERROR) || rep.len != 16 + 2 * PG ||
+		    rep.payload[16 + 5] != 5)
+			s->fail = s->fail ? s->fail : 2;
+		peer_msg_free(&rep);
+		break;
+	}
 	default:
 		break;
 	}
@@ -1382,6 +1397,24 @@ static void test_hostile_dma_requests(void **state)
 	fake_close(); /* exit 0: every refusal carried the right errno */
 }
 
+/*
+ * A DMA_READ bigger than anything read so far, while a REGION_READ waits:
+ * the client used to grow the buffer the pending reply was headed for,
+ * and wrote the reply into freed memory (found by fuzz_vfio_user).
+ */
+static void test_dma_read_during_region_read(void **state)
+{
+	uint8_t *rw, *ro, b[4];
+
+	assert_ret(fake_open(FAKE_DMA_DURING_READ, 2000, PROMPT_MS), 0);
+	map_fake_memory(&rw, &ro);
+	assert_ret(uvfio_device_cfg_read(t_dev, 0, b, 4), 0);
+	assert_int_equal(get_le32(b), FAKE_VENDOR | (uint32_t)FAKE_DEVICE << 16);
+	assert_ret(uvfio_device_cfg_read(t_dev, 0, b, 2), 0);
+	assert_int_equal(get_le32(b) & 0xffff, FAKE_VENDOR);
+	fake_close(); /* exit 0: the DMA_READ was served in full */
+}
+
 /* Requests outside a call: served by the call that reads them, or through the poll fd. */
 static void test_server_requests_poll_dispatch(void **state)
 {
@@ -1461,6 +1494,7 @@ int main(void)
 		TEST(test_region_fd_too_short),
 		TEST(test_hostile_irq_info),
 		TEST(test_hostile_dma_requests),
+		TEST(test_dma_read_during_region_read),
 		TEST(test_server_requests_poll_dispatch),
 		TEST(test_dispatch_bounded),
 	};
