@@ -96,6 +96,8 @@ struct uvfio_emu_ops {
  * @socket_path:        UNIX socket path to listen on; created at realize,
  *                      removed at destroy. A stale socket left by a crashed
  *                      server is replaced; a live one is -EADDRINUSE.
+ *                      Created with the process umask: who can write to
+ *                      the socket can drive the device (docs/security.md).
  * @fd:                 with an F_FD_* flag: a socket the context takes over
  * @name:               device name for log lines (e.g. "dma"), or NULL
  * @ops:                model callbacks, or NULL

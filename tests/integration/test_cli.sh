@@ -111,6 +111,23 @@ while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do
 	i=$((i + 1))
 done
 check "the dma server is listening" test -S "$SOCK"
+check "the socket is owner-only (0600) by default" test "$(stat -c %a "$SOCK")" = 600
+
+# --mode widens it; a bad mode is refused before anything is created.
+"$UVFIO" serve dma --socket "$TMP/m.sock" --mode 0660 2>"$TMP/mode.log" &
+MSERVER=$!
+i=0
+while [ ! -S "$TMP/m.sock" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "serve --mode 0660 gives the socket mode 660" test "$(stat -c %a "$TMP/m.sock" 2>/dev/null)" = 660
+kill "$MSERVER"
+wait "$MSERVER" 2>/dev/null
+check "serve --mode 0999 is refused with a sentence, exit 2" runs 2 /dev/null "$TMP/mode.err" \
+	"$UVFIO" serve dma --socket "$TMP/m2.sock" --mode 0999
+check "the refusal says what --mode takes" has "$TMP/mode.err" "octal permissions"
+check "nothing was created for the refused mode" test ! -e "$TMP/m2.sock"
 
 I="$TMP/info.txt"
 check "uvfio info SOCKET exits 0" runs 0 "$I" "$TMP/info.err" "$UVFIO" info "$SOCK"

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <uvfio/emu.h>
@@ -44,13 +45,15 @@ static void log_line(void *priv, int level, const char *msg)
 static void serve_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: uvfio serve MODEL --socket PATH [-v]\n"
+		"usage: uvfio serve MODEL --socket PATH [--mode MODE] [-v]\n"
 		"       uvfio serve MODEL --fd N [-v]\n\n"
 		"Serve a built-in device model over vfio-user, one client at a time.\n\n"
 		"models:\n"
 		"  dma        a DMA engine: copies between bus addresses, raises MSI-X/MSI/INTx\n\n"
 		"options:\n"
 		"  -s, --socket PATH   listen on this UNIX socket (also --socket-path)\n"
+		"  -m, --mode MODE     the socket's permissions, octal (default 0600: only this\n"
+		"                      user may connect; 0660 lets the socket's group in too)\n"
 		"      --fd N          serve the already connected socket N, then exit\n"
 		"  -v, --verbose       log connections; twice: every message\n"
 		"  -h, --help          this text\n");
@@ -94,6 +97,7 @@ int cmd_serve(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "socket-path", required_argument, NULL, 's' },
 		{ "fd", required_argument, NULL, 'f' },
+		{ "mode", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -102,9 +106,11 @@ int cmd_serve(int argc, char **argv)
 	const char *model, *path = NULL;
 	struct dma_dev *dev;
 	int c, verbose = 0, fd = -1, ret;
+	unsigned long mode = 0600;
+	mode_t old_mask;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "s:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:m:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			path = optarg;
@@ -115,6 +121,15 @@ int cmd_serve(int argc, char **argv)
 			if (errno || *end || fd < 0) {
 				fprintf(stderr, "uvfio serve: --fd needs a file descriptor number, not '%s'.\n",
 					optarg);
+				return 2;
+			}
+			break;
+		case 'm':
+			errno = 0;
+			mode = strtoul(optarg, &end, 8);
+			if (errno || *end || !*optarg || mode > 0777) {
+				fprintf(stderr, "uvfio serve: --mode takes octal permissions such as 0600 "
+						"or 0660, not '%s'.\n", optarg);
 				return 2;
 			}
 			break;
@@ -150,8 +165,18 @@ int cmd_serve(int argc, char **argv)
 	eo.log_level = verbose >= 2 ? UVFIO_LOG_DEBUG : verbose ? UVFIO_LOG_INFO : UVFIO_LOG_ERR;
 
 	ret = install_signals();
+	/*
+	 * Connecting needs write permission on the socket: create it owner-only
+	 * (no moment in which others could connect), then widen it if asked.
+	 */
+	old_mask = umask(0177);
 	if (!ret)
 		ret = dma_dev_create(&eo, &dev);
+	umask(old_mask);
+	if (!ret && path && mode != 0600 && chmod(path, (mode_t)mode)) {
+		ret = -errno;
+		dma_dev_destroy(dev);
+	}
 	if (ret) {
 		if (path)
 			fprintf(stderr, "uvfio serve: cannot serve on %s: %s.\n", path, explain(ret, path));
