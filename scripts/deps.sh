@@ -10,7 +10,7 @@ clang libclang-rt-14-dev"
 PKGS="$PKGS qemu-system-x86 e2fsprogs zstd"
 # tests/vm --iommufd (the vm-iommufd step of make check) builds its guest
 # kernel from Debian's linux-source, which it fetches itself.
-PKGS="$PKGS bc bison flex libelf-dev xz-utils"
+PKGS="$PKGS bc bison flex libelf-dev libssl-dev xz-utils"
 # scripts/check.d/valgrind: memcheck over the integration suites.
 PKGS="$PKGS valgrind"
 
