@@ -3,9 +3,13 @@
 # A thin wrapper around meson/ninja. The two commands a new user needs:
 #   make demo    install what is missing, build, run the main job
 #   make check   every test suite, with gcc, clang and ASan+UBSan
-.PHONY: all deps build demo check bench clean
+#   make fuzz    the libFuzzer campaigns (FUZZ_SECONDS per target, FUZZ_TARGETS)
+.PHONY: all deps build demo check bench fuzz clean
 
 BUILD ?= build
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= all
+FUZZ_BINS = $(foreach t,proto vfio_user pcicaps emu cfgspace dmatable,fuzz/fuzz_$(t))
 
 all: build
 
@@ -29,5 +33,13 @@ bench: deps
 	ninja -C build-bench
 	@scripts/bench.sh build-bench
 
+build-fuzz/build.ninja:
+	CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false
+
+# Campaigns run one target at a time, each on one core (see fuzz/README.md).
+fuzz: deps build-fuzz/build.ninja
+	nice ninja -C build-fuzz -j2 $(FUZZ_BINS)
+	fuzz/run.sh "$(FUZZ_TARGETS)" $(FUZZ_SECONDS) build-fuzz
+
 clean:
-	rm -rf build build-asan build-clang build-bench
+	rm -rf build build-asan build-clang build-bench build-fuzz
