@@ -340,7 +340,7 @@ static void dma_request(struct srv *s, struct fz *r)
 			}
 		}
 	}
-	if (write && p->expect) {
+	if (write) {
 		/* What A holds there is unknown until the reply says it was written. */
 		forget_a(s, addr, count);
 		p->want = malloc(count + 1);
@@ -412,7 +412,7 @@ static void dma_reply(struct srv *s, bool twin, const struct uvfio_hdr *h, const
 			    p->addr < q->addr + q->count)
 				alone = false;
 		}
-		if (alone && p->addr >= A_IOVA && p->addr + p->count <= A_IOVA + A_SIZE) {
+		if (alone && p->want && p->addr >= A_IOVA && p->addr + p->count <= A_IOVA + A_SIZE) {
 			memcpy(s->a_mem + (p->addr - A_IOVA), p->want, p->count);
 			memset(s->a_known + (p->addr - A_IOVA), 1, p->count);
 		}
@@ -569,9 +569,11 @@ static size_t build_reply(struct srv *s, const struct uvfio_hdr *req, const uint
 }
 
 /*
- * A mapping may be gone (or going) by the time the client serves a request
- * already sent: the client reads the twin socket and the main one in its
- * own order. Requests touching [@base, +@size) may succeed or fail.
+ * The client serves a request when it reads it, which may be calls later
+ * (it reads the twin socket and the main one in its own order, and only
+ * while it waits for a reply or dispatches): a request sent before a
+ * mapping came or went may find it either way. Requests touching
+ * [@base, +@size) may succeed or fail.
  */
 static void unsure(struct srv *s, uint64_t base, uint64_t size)
 {
@@ -590,6 +592,8 @@ static void note_request(struct srv *s, const struct uvfio_hdr *h, const uint8_t
 	struct uvfio_dma_unmap u;
 
 	if (h->cmd == UVFIO_CMD_DMA_MAP && !uvfio_proto_dma_map_decode(pl, len, &m)) {
+		/* Requests sent before, not served yet, may find the memory now. */
+		unsure(s, m.addr, m.size);
 		if (m.addr == A_IOVA)
 			s->a_state = AREA_PRESENT;
 		if (m.addr == B_IOVA)

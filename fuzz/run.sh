@@ -66,7 +66,7 @@ if [ "$1" = smoke ]; then
 	scratch=$(mktemp -d "${TMPDIR:-/tmp}/uvfio-fuzz-smoke.XXXXXX")
 	n=0
 	fail=0
-	echo "1..$(echo $TARGETS | wc -w)"
+	echo "1..$(echo "$TARGETS" | wc -w)"
 	for t in $TARGETS; do
 		n=$((n + 1))
 		if [ ! -x "$BUILD/fuzz/fuzz_$t" ]; then
@@ -109,10 +109,13 @@ for t in $which; do
 	if run_one "$t" "$secs" "$corpus" "$out" "$log"; then
 		res="no crash"
 	else
-		res="FAILED: $(ls "$out" | grep -E '^(crash|leak|timeout|oom|slow-unit)-' | tr '\n' ' ')"
+		res="FAILED:"
+		for a in "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* "$out"/slow-unit-*; do
+			[ -e "$a" ] && res="$res $a"
+		done
 		fail=1
 	fi
 	end=$(date +%s)
-	echo "fuzz_$t: $((end - start)) s, $(runs_of "$log") execs, $(cov_of "$log"), corpus $(ls "$corpus" | wc -l) files, $res"
+	echo "fuzz_$t: $((end - start)) s, $(runs_of "$log") execs, $(cov_of "$log"), corpus $(find "$corpus" -type f | wc -l) files, $res"
 done
 exit $fail
