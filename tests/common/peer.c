@@ -316,7 +316,7 @@ int peer_stop(struct peer *p)
 	return ret;
 }
 
-static int send_raw_fd(int fd, const void *buf, size_t len, const int *fds, unsigned nfds)
+int peer_sendmsg(int fd, const void *buf, size_t len, const int *fds, unsigned nfds)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(int) * PEER_MAX_SEND_FDS)];
@@ -359,7 +359,7 @@ static int send_raw_fd(int fd, const void *buf, size_t len, const int *fds, unsi
 
 int peer_send_raw(struct peer *p, const void *buf, size_t len, const int *fds, unsigned nfds)
 {
-	return send_raw_fd(p->fd, buf, len, fds, nfds);
+	return peer_sendmsg(p->fd, buf, len, fds, nfds);
 }
 
 static int send_fd(int fd, const struct uvfio_hdr *h, const void *payload, size_t len,
@@ -375,7 +375,7 @@ static int send_fd(int fd, const struct uvfio_hdr *h, const void *payload, size_
 	uvfio_proto_hdr_encode(buf, &hh);
 	if (len)
 		memcpy(buf + UVFIO_HDR_SIZE, payload, len);
-	ret = send_raw_fd(fd, buf, UVFIO_HDR_SIZE + len, fds, nfds);
+	ret = peer_sendmsg(fd, buf, UVFIO_HDR_SIZE + len, fds, nfds);
 	free(buf);
 	return ret;
 }

@@ -94,6 +94,12 @@ int peer_server_maps(const struct peer *p, const char *what);
 /* Send raw bytes (with fds on the same sendmsg). Return 0 or -errno. */
 int peer_send_raw(struct peer *p, const void *buf, size_t len, const int *fds, unsigned nfds);
 
+/*
+ * Send all @len bytes on socket @fd, the @nfds fds (at most
+ * PEER_MAX_SEND_FDS) attached to the first sendmsg(). Return 0 or -errno.
+ */
+int peer_sendmsg(int fd, const void *buf, size_t len, const int *fds, unsigned nfds);
+
 /* Send one message; h->size is filled in. Return 0 or -errno. */
 int peer_send(struct peer *p, const struct uvfio_hdr *h, const void *payload, size_t len,
 	      const int *fds, unsigned nfds);

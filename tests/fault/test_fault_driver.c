@@ -109,43 +109,6 @@ static ssize_t recv_chunk(int fd, uint8_t *buf, size_t cap, int *fds, unsigned *
 	return n;
 }
 
-static int send_chunk(int fd, const uint8_t *buf, size_t len, const int *fds, unsigned nfds)
-{
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 64)];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	while (len) {
-		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		len -= (size_t)n;
-		iov.iov_base = (uint8_t *)iov.iov_base + n;
-		iov.iov_len = len;
-		mh.msg_control = NULL;
-		mh.msg_controllen = 0;
-	}
-	return 0;
-}
-
 /*
  * Forward one chunk from @from to @to. Return 0 to go on, 1 when the
  * proxy is to end (EOF, error, or the cut reached).
@@ -167,11 +130,11 @@ static int forward(int from, int to, uint64_t *count, bool cut, uint64_t limit, 
 		nfds = 0;
 	if (dribble) {
 		for (size_t i = 0; i < len && !end; i++) {
-			if (send_chunk(to, buf + i, 1, fds, i ? 0 : nfds))
+			if (peer_sendmsg(to, buf + i, 1, fds, i ? 0 : nfds))
 				end = 1;
 			usleep(20);
 		}
-	} else if (len && send_chunk(to, buf, len, fds, nfds)) {
+	} else if (len && peer_sendmsg(to, buf, len, fds, nfds)) {
 		end = 1;
 	}
 	*count += len;
