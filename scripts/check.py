@@ -30,6 +30,8 @@ import subprocess
 import sys
 import time
 
+import meson_tap  # scripts/meson_tap.py: the build and TAP helpers the check.d steps share
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 VARIANTS = [
@@ -72,13 +74,8 @@ def run(cmd, env=None, log=None):
 
 
 def setup(name, builddir, env, opts):
-    if os.path.exists(os.path.join(ROOT, builddir, "build.ninja")):
-        rc, out = run(["meson", "configure", builddir] + [o for o in opts if o.startswith("-D")])
-    else:
-        rc, out = run(["meson", "setup", builddir] + opts, env=env)
-    if rc:
-        return rc, out
-    return run(["ninja", "-C", builddir])
+    """Configure (or reconfigure) and build one variant: (status, output)."""
+    return meson_tap.build(builddir, opts, env)
 
 
 def count(builddir):
