@@ -9,7 +9,7 @@
 BUILD ?= build
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS ?= all
-FUZZ_BINS = $(foreach t,proto vfio_user pcicaps emu cfgspace dmatable,fuzz/fuzz_$(t))
+FUZZ_BINS = $(addprefix fuzz/fuzz_,$(shell fuzz/run.sh list))
 
 all: build
 
