@@ -362,24 +362,6 @@ static void read_at(int dirfd, const char *name, char *out, size_t size)
 	out[strcspn(out, "\n")] = '\0';
 }
 
-/* The last component of symlink @name in @dirfd; "" when none. */
-static void link_at(int dirfd, const char *name, char *out, size_t size)
-{
-	char link[4096];
-	const char *base;
-	ssize_t n;
-
-	out[0] = '\0';
-	n = readlinkat(dirfd, name, link, sizeof(link) - 1);
-	if (n <= 0)
-		return;
-	link[n] = '\0';
-	base = strrchr(link, '/');
-	base = base ? base + 1 : link;
-	if (strlen(base) < size)
-		memcpy(out, base, strlen(base) + 1);
-}
-
 static bool is_dev_path(const char *path, const char *prefix, const char *name)
 {
 	size_t n = strlen(prefix);
@@ -489,7 +471,7 @@ static void walk(struct scan *s, int dirfd, const char *name, int depth)
 	DIR *dir;
 	int fd;
 
-	link_at(dirfd, "subsystem", subsys, sizeof(subsys));
+	pcisys_link_base(dirfd, "subsystem", subsys, sizeof(subsys));
 	if (depth > 0 && !strcmp(subsys, "block"))
 		block_dev(s, dirfd, name, NULL, 0);
 	else if (depth > 0 && !strcmp(subsys, "net"))

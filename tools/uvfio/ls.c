@@ -13,6 +13,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "cli.h"
 #include "out.h"
 #include "pcidecode.h"
+#include "pcisys.h"
 
 static const char no_iommu_sentence[] =
 	"This machine has no IOMMU groups, so VFIO can use none of these devices: it needs an "
@@ -101,21 +103,11 @@ static long read_hex(const char *dir, const char *name)
 /* The last component of the symlink @dir/@name, or "" when there is none. */
 static void link_base(const char *dir, const char *name, char *out, size_t size)
 {
-	char path[PATH_MAX], link[PATH_MAX];
-	const char *base;
-	ssize_t n;
+	char path[PATH_MAX];
 
 	out[0] = '\0';
-	if (!join(path, sizeof(path), dir, name))
-		return;
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n <= 0)
-		return;
-	link[n] = '\0';
-	base = strrchr(link, '/');
-	base = base ? base + 1 : link;
-	if (strlen(base) < size)
-		memcpy(out, base, strlen(base) + 1);
+	if (join(path, sizeof(path), dir, name))
+		pcisys_link_base(AT_FDCWD, path, out, size);
 }
 
 static void read_dev(const char *root, const char *addr, struct pcidev *d)

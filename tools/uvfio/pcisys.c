@@ -60,14 +60,14 @@ int pcisys_exists(const char *sysfs, const char *bdf)
 	return access(path, F_OK) ? -ENOENT : 0;
 }
 
-/* The last component of the symlink @path's target; -ENOENT when there is no link. */
-static int link_base(const char *path, char *out, size_t size)
+int pcisys_link_base(int dirfd, const char *path, char *out, size_t size)
 {
 	char link[PATH_MAX];
 	const char *base;
 	ssize_t n;
 
-	n = readlink(path, link, sizeof(link) - 1);
+	out[0] = '\0';
+	n = readlinkat(dirfd, path, link, sizeof(link) - 1);
 	if (n < 0)
 		return errno == EINVAL ? -ENOENT : -errno;
 	link[n] = '\0';
@@ -87,7 +87,7 @@ int pcisys_driver(const char *sysfs, const char *bdf, char out[PCISYS_NAME])
 	out[0] = '\0';
 	if (ret)
 		return ret;
-	ret = link_base(path, out, PCISYS_NAME);
+	ret = pcisys_link_base(AT_FDCWD, path, out, PCISYS_NAME);
 	if (ret == -ENOENT) {
 		out[0] = '\0';
 		return 0;
@@ -144,7 +144,7 @@ int pcisys_group(const char *sysfs, const char *bdf, long *id)
 	ret = pcisys_path(path, sizeof(path), sysfs, bdf, "iommu_group");
 	if (ret)
 		return ret;
-	ret = link_base(path, base, sizeof(base));
+	ret = pcisys_link_base(AT_FDCWD, path, base, sizeof(base));
 	if (ret == -ENOENT)
 		return -ENODEV;
 	if (ret)

@@ -24,6 +24,13 @@ int pcisys_path(char *out, size_t size, const char *sysfs, const char *bdf, cons
 /* Whether @bdf exists under <sysfs>/bus/pci/devices: 0 or -ENOENT. */
 int pcisys_exists(const char *sysfs, const char *bdf);
 
+/*
+ * The last component of the target of symlink @path (relative to @dirfd,
+ * or AT_FDCWD): 0; -ENOENT when there is no link; -ENAMETOOLONG when it
+ * doesn't fit @size. @out is "" on failure.
+ */
+int pcisys_link_base(int dirfd, const char *path, char *out, size_t size);
+
 /* The driver @bdf is bound to, or "" when none. */
 int pcisys_driver(const char *sysfs, const char *bdf, char out[PCISYS_NAME]);
 
